@@ -1,0 +1,10 @@
+"""lstm_np: run trained Keras recurrent models with NumPy and numba, without TensorFlow."""
+from ._jit import HAVE_NUMBA, JIT_ENABLED
+from .activations import UnsupportedActivation
+from .errors import LoadError, LstmNpError, UnsupportedKerasFeature
+from .layers import LSTM
+
+__version__ = "0.1.0"
+
+__all__ = ["LSTM", "LoadError", "LstmNpError", "UnsupportedKerasFeature",
+           "UnsupportedActivation", "HAVE_NUMBA", "JIT_ENABLED", "__version__"]

@@ -1,0 +1,28 @@
+"""The only module that imports numba: one home for JIT options.
+
+``jit(fn)`` compiles ``fn`` with numba (``cache=True``, no ``fastmath``) when numba is
+installed and ``LSTM_NP_DISABLE_JIT`` is not set to a true value; otherwise it returns ``fn``
+unchanged, so the same source runs as plain NumPy (the pure-NumPy path).
+"""
+import os
+
+__all__ = ["jit", "HAVE_NUMBA", "JIT_ENABLED"]
+
+try:  # numba is optional: without it every kernel runs as plain NumPy.
+    import numba as _numba
+except ImportError:  # pragma: no cover - exercised in the no-numba CI job
+    _numba = None
+
+HAVE_NUMBA = _numba is not None
+JIT_ENABLED = HAVE_NUMBA and os.environ.get("LSTM_NP_DISABLE_JIT", "0").lower() in ("", "0", "false", "no")
+
+# fastmath stays off: it lets LLVM reorder float operations and drop NaN/inf semantics,
+# which would break equivalence with Keras (see umap commit a59c9ff).
+_OPTIONS = dict(cache=True, fastmath=False, nogil=True)
+
+
+def jit(fn):
+    """Compile ``fn`` with numba when enabled; return it unchanged otherwise."""
+    if not JIT_ENABLED:
+        return fn
+    return _numba.njit(**_OPTIONS)(fn)

@@ -1,0 +1,170 @@
+"""Keras activations as integer codes and one vectorised kernel.
+
+Kernels cannot take strings, so a Keras activation name is resolved once, in Python, to an
+integer code (:func:`resolve`); :func:`_activate` then dispatches on that code inside the
+jitted loops. Definitions follow Keras 3 (``keras/src/activations/activations.py`` and
+``keras/src/backend/tensorflow/nn.py``), with one Keras-version switch: ``hard_sigmoid`` is
+``relu6(x + 3) / 6`` in Keras 3 and ``clip(0.2 * x + 0.5, 0, 1)`` in Keras 2 (tf-keras
+``backend.hard_sigmoid``); ``hard_silu`` is ``x * hard_sigmoid(x)`` with the Keras 3 form.
+
+Every form is written so that it cannot overflow for finite input (``|x|`` up to float max),
+except ``exponential``, which overflows to ``inf`` exactly as Keras's does.
+"""
+import math
+
+import numpy as np
+
+from ._jit import jit
+from .errors import UnsupportedKerasFeature
+
+__all__ = ["ACTIVATIONS", "resolve", "activate", "UnsupportedActivation"]
+
+LINEAR, TANH, SIGMOID, HARD_SIGMOID, HARD_SIGMOID_K2, RELU, RELU6, LEAKY_RELU = range(8)
+ELU, SELU, CELU, SOFTPLUS, SOFTSIGN, EXPONENTIAL, SILU, GELU = range(8, 16)
+HARD_SILU, MISH, LOG_SIGMOID, HARD_TANH, TANH_SHRINK, SOFT_SHRINK, SPARSE_PLUS = range(16, 23)
+SQUAREPLUS, SPARSE_SIGMOID, HARD_SHRINK = range(23, 26)
+
+#: Keras name -> code (aliases included); ``hard_sigmoid`` depends on the Keras version.
+ACTIVATIONS = {
+    "linear": LINEAR, "tanh": TANH, "sigmoid": SIGMOID, "hard_sigmoid": HARD_SIGMOID,
+    "relu": RELU, "relu6": RELU6, "leaky_relu": LEAKY_RELU, "elu": ELU, "selu": SELU,
+    "celu": CELU, "softplus": SOFTPLUS, "softsign": SOFTSIGN, "exponential": EXPONENTIAL,
+    "silu": SILU, "swish": SILU, "gelu": GELU, "hard_silu": HARD_SILU, "hard_swish": HARD_SILU,
+    "mish": MISH, "log_sigmoid": LOG_SIGMOID, "hard_tanh": HARD_TANH,
+    "tanh_shrink": TANH_SHRINK, "soft_shrink": SOFT_SHRINK, "sparse_plus": SPARSE_PLUS,
+    "squareplus": SQUAREPLUS, "sparse_sigmoid": SPARSE_SIGMOID, "hard_shrink": HARD_SHRINK,
+}
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+class UnsupportedActivation(UnsupportedKerasFeature):
+    """An activation lstm_np does not implement (for example ``softmax`` inside an RNN)."""
+
+
+def resolve(identifier, keras_version=3, where="activation"):
+    """Return the integer code of a Keras activation identifier.
+
+    Parameters
+    ----------
+    identifier : str, None, or a Keras-serialised dict ``{"class_name": ..., "config": ...}``
+        ``None`` means ``linear``, as in Keras.
+    keras_version : {2, 3}
+        Which Keras wrote the model: selects the ``hard_sigmoid`` formula.
+    where : str
+        Named in the error message (for example ``"LSTM 'lstm_1' recurrent_activation"``).
+    """
+    if identifier is None:
+        return LINEAR
+    name = identifier
+    if isinstance(identifier, dict):  # Keras 3 may serialise built-ins as dicts
+        name = identifier.get("config", identifier.get("class_name"))
+    if hasattr(identifier, "__name__"):  # a live Keras activation function
+        name = identifier.__name__
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        raise UnsupportedActivation(
+            f"{where}: unsupported activation {identifier!r}; lstm_np supports "
+            f"{sorted(ACTIVATIONS)}")
+    code = ACTIVATIONS[name]
+    if code == HARD_SIGMOID and int(keras_version) == 2:
+        code = HARD_SIGMOID_K2
+    return code
+
+
+@jit
+def _sigmoid(x):
+    T = x.dtype.type
+    # Split on the sign so that exp never overflows: exp(-|x|) is in (0, 1].
+    e = np.exp(-np.abs(x))
+    return np.where(x >= T(0), T(1) / (T(1) + e), e / (T(1) + e))
+
+
+@jit
+def _softplus(x):
+    # log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)), as tf.math.softplus.
+    return np.maximum(x, x.dtype.type(0)) + np.log1p(np.exp(-np.abs(x)))
+
+
+@jit
+def _erf(x):
+    out = np.empty_like(x)
+    flat_in = x.ravel()
+    flat_out = out.ravel()
+    for i in range(flat_in.size):
+        flat_out[i] = math.erf(flat_in[i])
+    return out
+
+
+@jit
+def _activate(x, code):
+    """Apply activation ``code`` elementwise to ``x``; returns a new array of x's dtype.
+
+    Constants are built with ``T = x.dtype.type`` so float32 stays float32 in both numba
+    and NumPy (a bare Python float would promote numba's result to float64).
+    """
+    T = x.dtype.type
+    zero = T(0)
+    if code == LINEAR:
+        return x.copy()
+    if code == TANH:
+        return np.tanh(x)
+    if code == SIGMOID:
+        return _sigmoid(x)
+    if code == HARD_SIGMOID:  # Keras 3: relu6(x + 3) / 6, a true division
+        return np.minimum(np.maximum(x + T(3), zero), T(6)) / T(6)
+    if code == HARD_SIGMOID_K2:  # Keras 2: clip(0.2 x + 0.5, 0, 1)
+        return np.minimum(np.maximum(x * T(0.2) + T(0.5), zero), T(1))
+    if code == RELU:
+        return np.maximum(x, zero)
+    if code == RELU6:
+        return np.minimum(np.maximum(x, zero), T(6))
+    if code == LEAKY_RELU:  # Keras 3 default negative_slope=0.2
+        return np.where(x >= zero, x, x * T(0.2))
+    if code == ELU:
+        return np.where(x > zero, x, np.expm1(np.minimum(x, zero)))
+    if code == SELU:
+        return T(_SELU_SCALE) * np.where(
+            x > zero, x, T(_SELU_ALPHA) * np.expm1(np.minimum(x, zero)))
+    if code == CELU:  # alpha = 1
+        return np.maximum(x, zero) + np.expm1(np.minimum(x, zero))
+    if code == SOFTPLUS:
+        return _softplus(x)
+    if code == SOFTSIGN:
+        return x / (T(1) + np.abs(x))
+    if code == EXPONENTIAL:
+        return np.exp(x)
+    if code == SILU:
+        return x * _sigmoid(x)
+    if code == GELU:  # Keras activation default: approximate=False (erf form)
+        return T(0.5) * x * (T(1) + _erf(x * T(0.7071067811865476)))
+    if code == HARD_SILU:
+        return x * (np.minimum(np.maximum(x + T(3), zero), T(6)) / T(6))
+    if code == MISH:
+        return x * np.tanh(_softplus(x))
+    if code == LOG_SIGMOID:  # -softplus(-x)
+        return -_softplus(-x)
+    if code == HARD_TANH:
+        return np.minimum(np.maximum(x, T(-1)), T(1))
+    if code == TANH_SHRINK:
+        return x - np.tanh(x)
+    if code == SOFT_SHRINK:  # threshold 0.5
+        return np.where(x > T(0.5), x - T(0.5), np.where(x < T(-0.5), x + T(0.5), zero * x))
+    if code == SPARSE_PLUS:
+        xc = np.minimum(np.maximum(x, T(-1)), T(1))  # clipped so the square cannot overflow
+        return np.where(x <= T(-1), zero * x, np.where(x < T(1), T(0.25) * (xc + T(1)) ** 2, x))
+    if code == SQUAREPLUS:  # b = 4: (x + sqrt(x^2 + 4)) / 2; large |x| use the limit forms
+        xc = np.minimum(np.maximum(x, T(-1e15)), T(1e15))
+        y = (xc + np.sqrt(xc * xc + T(4))) / T(2)
+        return np.where(x > T(1e15), x, np.where(x < T(-1e15), zero * x, y))
+    if code == SPARSE_SIGMOID:
+        return np.where(x <= T(-1), zero * x, np.where(x >= T(1), zero * x + T(1), T(0.5) * (x + T(1))))
+    if code == HARD_SHRINK:
+        return np.where(np.abs(x) > T(0.5), x, zero * x)
+    raise ValueError("unknown activation code")
+
+
+def activate(x, code):
+    """Apply the activation with integer ``code`` (see :func:`resolve`) to array ``x``."""
+    x = np.asarray(x)
+    return _activate(x, code)

@@ -1,0 +1,274 @@
+"""Shared Keras RNN-layer semantics: arguments, validation, masks, states, ``stateful``.
+
+A cell family subclass (``LSTM``) only names its cell code, its weight shapes and its
+state count; everything a Keras ``RNN`` layer does around the cell lives here
+(Keras 3 ``keras/src/layers/rnn/rnn.py``): ``return_sequences``, ``return_state``,
+``go_backwards``, ``stateful`` with ``reset_states()``, ``initial_state`` overriding the
+stored states, ``zero_output_for_mask``, and float32 / float64 compute dtypes.
+"""
+import numpy as np
+
+from ..activations import resolve
+from ..errors import UnsupportedKerasFeature
+from ..kernels.recurrent import rnn_forward, rnn_step
+
+__all__ = ["RNNLayer"]
+
+# Keras arguments that only matter for training or construction: accepted and ignored.
+TRAINING_ONLY = frozenset({
+    "dropout", "recurrent_dropout", "unroll", "unit_forget_bias", "implementation",
+    "kernel_initializer", "recurrent_initializer", "bias_initializer",
+    "kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
+    "activity_regularizer", "kernel_constraint", "recurrent_constraint",
+    "bias_constraint", "seed", "trainable", "use_cudnn", "input_shape",
+    "batch_input_shape", "batch_shape", "input_dim", "input_length", "reset_after_default",
+})
+
+_FLOAT_DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+def _dtype_of(dtype):
+    """Resolve a Keras dtype (str, numpy dtype or Keras 3 ``DTypePolicy`` dict)."""
+    if isinstance(dtype, dict):  # {"module": "keras", "class_name": "DTypePolicy", "config": {"name": ...}}
+        dtype = dtype.get("config", {}).get("name", "float32")
+    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    if name.startswith("mixed_"):
+        name = "float32"
+    if name not in _FLOAT_DTYPES:
+        raise UnsupportedKerasFeature(f"dtype {dtype!r} is not supported (use float32 or float64)")
+    return _FLOAT_DTYPES[name]
+
+
+def as_float_array(value, dtype, what):
+    """Convert ``value`` to a C-contiguous array of ``dtype``, refusing non-numeric data."""
+    arr = np.asarray(value)
+    if arr.dtype == object or arr.dtype.kind not in "biuf":
+        raise ValueError(f"{what} must be numeric (float, int or bool); received dtype {arr.dtype}")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+class RNNLayer:
+    """Base of the recurrent layers; subclasses set ``CELL``, ``GATES`` and ``STATE_NAMES``."""
+
+    CELL = None          # cell family code for the kernels
+    GATES = None         # gate blocks: the gate width is GATES * units
+    STATE_NAMES = ()     # ("h", "c") for the LSTM
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
+                 use_bias=True, return_sequences=False, return_state=False,
+                 go_backwards=False, stateful=False, zero_output_for_mask=False,
+                 time_major=False, dtype="float32", keras_version=3, name=None, **kwargs):
+        cls = type(self).__name__
+        self.name = name or cls.lower()
+        unknown = set(kwargs) - TRAINING_ONLY
+        if unknown:
+            raise TypeError(f"{cls} {self.name!r}: unknown argument(s) {sorted(unknown)}")
+        if time_major:
+            raise UnsupportedKerasFeature(f"{cls} {self.name!r}: time_major=True is not supported")
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
+            raise ValueError(f"{cls} {self.name!r}: units must be a positive integer; received {units!r}")
+        self.units = int(units)
+        self.activation = activation
+        self.recurrent_activation = recurrent_activation
+        self.keras_version = int(keras_version)
+        where = f"{cls} {self.name!r}"
+        self._act = resolve(activation, self.keras_version, f"{where} activation")
+        self._rec_act = resolve(recurrent_activation, self.keras_version,
+                                f"{where} recurrent_activation")
+        self.use_bias = bool(use_bias)
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        self.stateful = bool(stateful)
+        self.zero_output_for_mask = bool(zero_output_for_mask)
+        self.dtype = _dtype_of(dtype)
+        self.kernel = self.recurrent_kernel = self.bias = None
+        self.states = None   # (S, B, U) stored states of a stateful layer
+
+    # ----------------------------------------------------------------- weights
+    @property
+    def built(self):
+        return self.kernel is not None
+
+    @property
+    def input_dim(self):
+        return None if self.kernel is None else self.kernel.shape[0]
+
+    def weight_shapes(self, input_dim):
+        """Keras weight shapes, in ``get_weights()`` order."""
+        g = self.GATES * self.units
+        shapes = [(input_dim, g), (self.units, g)]
+        if self.use_bias:
+            shapes.append((g,))
+        return shapes
+
+    def set_weights(self, weights):
+        """Set ``[kernel (D, G), recurrent_kernel (U, G), bias (G,)]`` as Keras orders them."""
+        weights = list(weights)
+        cls = type(self).__name__
+        n = 3 if self.use_bias else 2
+        if len(weights) != n:
+            raise ValueError(f"{cls} {self.name!r} expects {n} weight arrays "
+                             f"(kernel, recurrent_kernel{', bias' if self.use_bias else ''}); "
+                             f"received {len(weights)}")
+        arrays = [as_float_array(w, self.dtype, f"{cls} {self.name!r} weight {i}")
+                  for i, w in enumerate(weights)]
+        if arrays[0].ndim != 2:
+            raise ValueError(f"{cls} {self.name!r}: kernel must be 2-D (input_dim, "
+                             f"{self.GATES * self.units}); received shape {arrays[0].shape}")
+        expected = self.weight_shapes(arrays[0].shape[0])
+        names = ("kernel", "recurrent_kernel", "bias")
+        for name, arr, shape in zip(names, arrays, expected):
+            if arr.shape != shape:
+                raise ValueError(f"{cls} {self.name!r}: {name} must have shape {shape}; "
+                                 f"received {arr.shape}")
+        self.kernel, self.recurrent_kernel = arrays[0], arrays[1]
+        self.bias = arrays[2] if self.use_bias else np.zeros(0, self.dtype)
+
+    def get_weights(self):
+        """The weights in Keras ``get_weights()`` order."""
+        if not self.built:
+            return []
+        out = [self.kernel.copy(), self.recurrent_kernel.copy()]
+        if self.use_bias:
+            out.append(self.bias.copy())
+        return out
+
+    def count_params(self):
+        return sum(int(np.prod(w.shape)) for w in self.get_weights())
+
+    # ------------------------------------------------------------------ states
+    def reset_states(self, states=None):
+        """Zero the stored states of a stateful layer (Keras 3 ``reset_state``).
+
+        ``states`` may give values instead (Keras 2 ``reset_states(states)``).
+        """
+        if states is None:
+            self.states = None if self.states is None else np.zeros_like(self.states)
+        else:
+            batch = np.asarray(states[0]).shape[0]
+            self.states = self._check_states(states, batch, "reset_states")
+
+    reset_state = reset_states
+
+    def _check_states(self, states, batch, what):
+        cls = type(self).__name__
+        n = len(self.STATE_NAMES)
+        if isinstance(states, np.ndarray) and n == 1 and states.ndim == 2:
+            states = [states]
+        states = list(states)
+        if len(states) != n:
+            raise ValueError(f"{cls} {self.name!r}: {what} expects {n} state array(s) "
+                             f"{list(self.STATE_NAMES)}; received {len(states)}")
+        out = np.empty((n, batch, self.units), self.dtype)
+        for k, (state_name, s) in enumerate(zip(self.STATE_NAMES, states)):
+            s = as_float_array(s, self.dtype, f"{cls} {self.name!r} {what} {state_name}")
+            if s.shape != (batch, self.units):
+                raise ValueError(f"{cls} {self.name!r}: {what} {state_name} must have shape "
+                                 f"{(batch, self.units)}; received {s.shape}")
+            out[k] = s
+        return out
+
+    # -------------------------------------------------------------------- call
+    def _check_inputs(self, x, mask):
+        cls = type(self).__name__
+        if not self.built:
+            raise ValueError(f"{cls} {self.name!r} has no weights: call set_weights() first")
+        x = as_float_array(x, self.dtype, f"{cls} {self.name!r} input")
+        if x.ndim != 3 or x.shape[2] != self.input_dim:
+            raise ValueError(f"{cls} {self.name!r} expects input of shape (batch, timesteps, "
+                             f"{self.input_dim}); received {x.shape}")
+        if x.shape[1] == 0:
+            raise ValueError(f"{cls} {self.name!r} expects at least one timestep; "
+                             f"received input of shape {x.shape}")
+        if mask is None:
+            mask = np.zeros((0, 0), np.bool_)
+        else:
+            mask = np.asarray(mask)
+            if mask.dtype == object or mask.dtype.kind not in "biuf":
+                raise ValueError(f"{cls} {self.name!r}: mask must be boolean; received dtype {mask.dtype}")
+            if mask.shape != x.shape[:2]:
+                raise ValueError(f"{cls} {self.name!r}: mask must have shape {x.shape[:2]} "
+                                 f"(batch, timesteps); received {mask.shape}")
+            mask = np.ascontiguousarray(mask, dtype=np.bool_)
+        return x, mask
+
+    def _initial_states(self, batch, initial_state):
+        cls = type(self).__name__
+        if self.stateful and self.states is not None and self.states.shape[1] != batch:
+            raise ValueError(f"{cls} {self.name!r} is stateful with batch size "
+                             f"{self.states.shape[1]}; received a batch of {batch} "
+                             f"(call reset_states() after changing the batch size)")
+        if initial_state is not None:
+            return self._check_states(initial_state, batch, "initial_state")
+        if self.stateful and self.states is not None:
+            return self.states
+        return np.zeros((len(self.STATE_NAMES), batch, self.units), self.dtype)
+
+    def __call__(self, x, initial_state=None, mask=None, training=None):
+        """Run the layer as Keras's ``layer(x, initial_state=..., mask=...)`` does.
+
+        Returns the output (``(B, T, U)`` with ``return_sequences``, else ``(B, U)``), or
+        ``[output, *states]`` with ``return_state``.
+        """
+        outputs, states, _ = self.forward(x, initial_state=initial_state, mask=mask)
+        return self._package(outputs, states)
+
+    def forward(self, x, initial_state=None, mask=None, keep=False):
+        """Run the layer; returns ``(outputs, final_states (S, B, U), cache)``.
+
+        With ``keep=True`` the cache holds what the backward pass needs: pre-activations
+        (B, T, G) and the states entering each step (S, B, T, U).
+        """
+        x, mask = self._check_inputs(x, mask)
+        states0 = self._initial_states(x.shape[0], initial_state)
+        outputs, states, cache = rnn_forward(
+            self.CELL, x, self.kernel, self.recurrent_kernel, self.bias, states0, mask,
+            self._act, self._rec_act, self.go_backwards, self.zero_output_for_mask,
+            self.return_sequences, keep)
+        if self.stateful:
+            self.states = states
+        return outputs, states, cache
+
+    def _package(self, outputs, states):
+        if self.return_state:
+            return [outputs] + [s for s in states]
+        return outputs
+
+    def step(self, x_t, states=None):
+        """Advance one timestep for streaming: ``x_t`` (B, D) -> ``h`` (B, U).
+
+        ``states`` defaults to the stored states (zeros at first) and the new states are
+        stored, as a stateful Keras layer fed one timestep at a time would do; masks and
+        ``go_backwards`` do not apply to a single step.
+        """
+        cls = type(self).__name__
+        x_t = as_float_array(x_t, self.dtype, f"{cls} {self.name!r} step input")
+        if not self.built:
+            raise ValueError(f"{cls} {self.name!r} has no weights: call set_weights() first")
+        if x_t.ndim != 2 or x_t.shape[1] != self.input_dim:
+            raise ValueError(f"{cls} {self.name!r}.step expects input of shape (batch, "
+                             f"{self.input_dim}); received {x_t.shape}")
+        batch = x_t.shape[0]
+        if states is not None:
+            states = self._check_states(states, batch, "states")
+        elif self.states is not None and self.states.shape[1] == batch:
+            states = self.states
+        else:
+            states = np.zeros((len(self.STATE_NAMES), batch, self.units), self.dtype)
+        new = rnn_step(self.CELL, x_t, self.kernel, self.recurrent_kernel, self.bias,
+                       states, self._act, self._rec_act)
+        self.states = new
+        return new[0]
+
+    def get_config(self):
+        return dict(name=self.name, units=self.units, activation=self.activation,
+                    recurrent_activation=self.recurrent_activation, use_bias=self.use_bias,
+                    return_sequences=self.return_sequences, return_state=self.return_state,
+                    go_backwards=self.go_backwards, stateful=self.stateful,
+                    zero_output_for_mask=self.zero_output_for_mask,
+                    dtype=np.dtype(self.dtype).name, keras_version=self.keras_version)
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(units={self.units}, name={self.name!r}, "
+                f"return_sequences={self.return_sequences}, return_state={self.return_state})")

@@ -1,0 +1,36 @@
+"""Shared test setup: hypothesis profiles, the ``keras`` marker and a seeded rng."""
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+# deadline=None: a numba compile or a Keras model build exceeds hypothesis's 200 ms default.
+_common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                     HealthCheck.data_too_large])
+settings.register_profile("default", max_examples=25, **_common)
+settings.register_profile("ci", max_examples=25, derandomize=True, print_blob=True, **_common)
+settings.register_profile("thorough", max_examples=400, **_common)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+HAVE_KERAS = (importlib.util.find_spec("keras") is not None
+              and importlib.util.find_spec("tensorflow") is not None)
+HAVE_TF_KERAS = HAVE_KERAS and importlib.util.find_spec("tf_keras") is not None
+
+
+def pytest_collection_modifyitems(config, items):
+    skip = pytest.mark.skip(reason="TensorFlow/Keras not installed (pip install -e '.[keras]')")
+    skip_k2 = pytest.mark.skip(reason="tf-keras not installed (pip install -e '.[keras]')")
+    for item in items:
+        if "keras" in item.keywords and not HAVE_KERAS:
+            item.add_marker(skip)
+        if "tf_keras" in item.keywords and not HAVE_TF_KERAS:
+            item.add_marker(skip_k2)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
