@@ -217,8 +217,9 @@ class RNNLayer:
     def forward(self, x, initial_state=None, mask=None, keep=False):
         """Run the layer; returns ``(outputs, final_states (S, B, U), cache)``.
 
-        With ``keep=True`` the cache holds what the backward pass needs: pre-activations
-        (B, T, G) and the states entering each step (S, B, T, U).
+        With ``keep=True`` the cache holds what :meth:`backward` needs: the validated input
+        (B, T, D) and mask, pre-activations (B, T, G) and the states entering each step
+        (S, B, T, U).
         """
         x, mask = self._check_inputs(x, mask)
         states0 = self._initial_states(x.shape[0], initial_state)
@@ -226,6 +227,8 @@ class RNNLayer:
             self.CELL, x, self.kernel, self.recurrent_kernel, self.bias, states0, mask,
             self._act, self._rec_act, self.go_backwards, self.zero_output_for_mask,
             self.return_sequences, keep)
+        if keep:  # the backward pass also needs the validated input and mask
+            cache = (x, mask) + cache
         if self.stateful:
             self.states = states
         return outputs, states, cache
@@ -272,3 +275,89 @@ class RNNLayer:
     def __repr__(self):
         return (f"{type(self).__name__}(units={self.units}, name={self.name!r}, "
                 f"return_sequences={self.return_sequences}, return_state={self.return_state})")
+
+    # ---------------------------------------------------------------- backward
+    def backward(self, d_outputs, d_states=None, cache=None):
+        """Gradients of a :meth:`forward` pass run with ``keep=True`` (BPTT).
+
+        Everything the forward honoured is honoured here: the mask (gradients flow through
+        carried states and repeated outputs), ``go_backwards``, ``zero_output_for_mask``,
+        ``return_sequences``, ``use_bias``, every activation (derivatives at kinks as TF's
+        autodiff gives them, see :mod:`lstm_np.activation_grads`).
+
+        Parameters
+        ----------
+        d_outputs : array_like or None
+            Gradient on the forward's ``outputs``: (B, T, U) with ``return_sequences``
+            (processing order, i.e. reversed with ``go_backwards``, as the output), else
+            (B, U). ``None`` means zeros.
+        d_states : list of array_like or None, optional
+            Gradients on the final states returned with ``return_state`` (``[dh, dc]`` for
+            the LSTM), each (B, U) or ``None``. ``None`` means zeros.
+        cache : tuple
+            The third value of ``forward(x, ..., keep=True)``. The weights must not have
+            changed since. It holds the input, the mask, the pre-activations (B, T, G)
+            and the states entering each step (S, B, T, U): for the LSTM ``6 B T U``
+            numbers besides the input; nothing grows faster than linearly in ``T``.
+
+        Returns
+        -------
+        dict
+            ``"x"`` (B, T, D) in the input's time order; ``"initial_state"``, a list
+            ``[dh0, dc0]`` (one (B, U) array per state, in ``initial_state`` order);
+            ``"kernel"`` (D, G), ``"recurrent_kernel"`` (U, G) and, with ``use_bias``,
+            ``"bias"`` (G,) -- the weight gradients in Keras ``get_weights()`` order, also
+            given as the list ``"weights"``. Arrays have the layer's dtype.
+
+        Examples
+        --------
+        >>> out, states, cache = layer.forward(x, mask=mask, keep=True)
+        >>> g = layer.backward(d_out, [dh, dc], cache)
+        >>> g["x"].shape == x.shape
+        True
+        """
+        from ..kernels.backward import rnn_backward
+        cls = type(self).__name__
+        if cache is None or len(cache) != 4:
+            raise ValueError(f"{cls} {self.name!r}: backward needs the cache of "
+                             f"forward(..., keep=True)")
+        x, mask, zs, history = cache
+        S, B, T = history.shape[0], x.shape[0], x.shape[1]
+        if x.shape[2] != self.input_dim or zs.shape[2] != self.GATES * self.units:
+            raise ValueError(f"{cls} {self.name!r}: the cache does not match the layer's "
+                             f"weights (forward was run with another layer or weights)")
+        out_shape = (B, T, self.units) if self.return_sequences else (B, self.units)
+        if d_outputs is None:
+            d_outputs = np.zeros(out_shape, self.dtype)
+        d_outputs = as_float_array(d_outputs, self.dtype, f"{cls} {self.name!r} d_outputs")
+        if d_outputs.shape != out_shape:
+            raise ValueError(f"{cls} {self.name!r}: d_outputs must have the outputs' shape "
+                             f"{out_shape}; received {d_outputs.shape}")
+        d_final = np.zeros((S, B, self.units), self.dtype)          # (S, B, U)
+        if d_states is not None:
+            if isinstance(d_states, np.ndarray) and d_states.ndim == 2:
+                d_states = [d_states]
+            d_states = list(d_states)
+            if len(d_states) > S:
+                raise ValueError(f"{cls} {self.name!r}: d_states has {len(d_states)} "
+                                 f"arrays; the layer has {S} states {list(self.STATE_NAMES)}")
+            for k, d in enumerate(d_states):
+                if d is None:
+                    continue
+                d = as_float_array(d, self.dtype, f"{cls} {self.name!r} d_states[{k}]")
+                if d.shape != (B, self.units):
+                    raise ValueError(f"{cls} {self.name!r}: d_states[{k}] "
+                                     f"({self.STATE_NAMES[k]}) must have shape "
+                                     f"{(B, self.units)}; received {d.shape}")
+                d_final[k] = d
+        dx, d_states0, d_kernel, d_recurrent_kernel, d_bias = rnn_backward(
+            self.CELL, d_outputs, d_final, (zs, history), x, self.kernel,
+            self.recurrent_kernel, self.bias, mask, self._act, self._rec_act,
+            self.go_backwards, self.zero_output_for_mask, self.return_sequences)
+        weights = [d_kernel, d_recurrent_kernel] + ([d_bias] if self.use_bias else [])
+        grads = {"x": dx, "initial_state": [s for s in d_states0],
+                 "kernel": d_kernel, "recurrent_kernel": d_recurrent_kernel}
+        if self.use_bias:
+            grads["bias"] = d_bias
+        grads["weights"] = weights
+        return grads
