@@ -2,9 +2,12 @@
 from ._jit import HAVE_NUMBA, JIT_ENABLED
 from .activations import UnsupportedActivation
 from .errors import LoadError, LstmNpError, UnsupportedKerasFeature
+from .io import from_keras, load
 from .layers import LSTM
+from .model import Model
 
 __version__ = "0.1.0"
 
-__all__ = ["LSTM", "LoadError", "LstmNpError", "UnsupportedKerasFeature",
-           "UnsupportedActivation", "HAVE_NUMBA", "JIT_ENABLED", "__version__"]
+__all__ = ["LSTM", "Model", "load", "from_keras", "LoadError", "LstmNpError",
+           "UnsupportedKerasFeature", "UnsupportedActivation", "HAVE_NUMBA", "JIT_ENABLED",
+           "__version__"]

@@ -1,4 +1,13 @@
 """Layer classes with Keras's arguments and weights."""
+from .core import (Activation, ActivityRegularization, Add, AlphaDropout, Average,
+                   Concatenate, Dense, Dropout, Embedding, Flatten, GaussianDropout,
+                   GaussianNoise, InputLayer, Masking, Maximum, Minimum, Multiply, Permute,
+                   RepeatVector, Reshape, Softmax, SpatialDropout1D, Subtract)
 from .lstm import LSTM
+from .wrappers import Bidirectional, TimeDistributed
 
-__all__ = ["LSTM"]
+__all__ = ["LSTM", "Bidirectional", "TimeDistributed", "InputLayer", "Dense", "Activation",
+           "Softmax", "Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout",
+           "AlphaDropout", "ActivityRegularization", "Embedding", "Masking", "RepeatVector",
+           "Flatten", "Reshape", "Permute", "Concatenate", "Add", "Subtract", "Multiply",
+           "Average", "Maximum", "Minimum"]

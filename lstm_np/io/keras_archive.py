@@ -1,0 +1,118 @@
+"""Keras 3 ``.keras`` archives, read in memory with zipfile, json and h5py only.
+
+The archive holds ``config.json`` (``serialize_keras_object(model)``), ``metadata.json``
+and ``model.weights.h5`` (Keras 3 ``saving/saving_lib.py``). In the weights file each layer
+is a group ``layers/<snake_case class name>[_N]`` whose variables sit at ``.../vars/<i>``,
+nested under ``cell`` (RNN), ``forward_layer`` / ``backward_layer`` (Bidirectional) or
+``layer`` (TimeDistributed). Since Keras 3.6 each ``vars`` group carries the layer's name
+as an attribute, which is used when present; otherwise the snake_case counters are
+reproduced (``_save_container_state``).
+"""
+import io
+import json
+import zipfile
+
+import numpy as np
+
+from ..errors import LoadError
+from .graph import keras_major, model_from_keras_config, snake_case
+
+__all__ = ["load_keras_archive"]
+
+
+def _h5py():
+    try:
+        import h5py
+    except ImportError:   # pragma: no cover
+        raise LoadError("reading .keras and .h5 files needs h5py (pip install h5py)") from None
+    return h5py
+
+
+def _sorted_vars(group):
+    keys = sorted(group.keys(), key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k))
+    out = []
+    for k in keys:
+        ds = group[k]
+        if ds.attrs.get("dtype") == "bfloat16":
+            raise LoadError(f"bfloat16 weights ({ds.name}) are not supported")
+        out.append(np.asarray(ds))
+    return out
+
+
+def collect_weights(group):
+    """All variables under a layer group, in Keras ``get_weights()`` order."""
+    out = _sorted_vars(group["vars"]) if "vars" in group else []
+    subs = [k for k in group.keys() if k != "vars"]
+    if "forward_layer" in subs:
+        subs = ["forward_layer", "backward_layer"]
+    for k in subs:
+        if hasattr(group[k], "keys"):
+            out += collect_weights(group[k])
+    return out
+
+
+def load_keras_archive(path_or_file):
+    """Load a Keras 3 ``.keras`` archive into a :class:`lstm_np.Model`."""
+    try:
+        zf = zipfile.ZipFile(path_or_file)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise LoadError(f"{path_or_file}: not a readable .keras archive ({exc})") from None
+    with zf:
+        names = set(zf.namelist())
+        if "config.json" not in names:
+            raise LoadError(f"{path_or_file}: no config.json in the archive")
+        try:
+            config = json.loads(zf.read("config.json"))
+            meta = json.loads(zf.read("metadata.json")) if "metadata.json" in names else {}
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise LoadError(f"{path_or_file}: malformed JSON in the archive ({exc})") from None
+        if "model.weights.h5" not in names:
+            other = sorted(n for n in names if n.startswith("model.weights"))
+            raise LoadError(f"{path_or_file}: no model.weights.h5 in the archive "
+                            f"(found {other or 'none'}; only h5 weights are supported)")
+        blob = zf.read("model.weights.h5")
+    kv = keras_major(meta.get("keras_version"), default=3)
+    h5py = _h5py()
+    try:
+        f = h5py.File(io.BytesIO(blob), "r")
+    except OSError as exc:
+        raise LoadError(f"{path_or_file}: model.weights.h5 is not valid HDF5 ({exc})") from None
+    with f:
+        groups = _layer_groups(f, config)
+        def weights_of(name, entry, index):
+            g = groups.get(name)
+            return collect_weights(g) if g is not None else []
+        return model_from_keras_config(config, kv, weights_of)
+
+
+def _layer_groups(f, config):
+    """Layer name -> h5 group, by ``vars`` name attribute or by Keras's naming counters."""
+    root = f["layers"] if "layers" in f else f.get("_layer_checkpoint_dependencies")
+    if root is None:
+        return {}
+    by_attr = {}
+    for key in root.keys():
+        g = root[key]
+        if hasattr(g, "keys") and "vars" in g:
+            name = g["vars"].attrs.get("name")
+            if isinstance(name, bytes):
+                name = name.decode()
+            if name:
+                by_attr[name] = g
+    entries = (config.get("config") or {}).get("layers") or []
+    if config.get("class_name") == "Sequential":
+        entries = [e for e in entries if e.get("class_name") != "InputLayer"]
+    used, out = {}, {}
+    for e in entries:
+        lname = e.get("name") or (e.get("config") or {}).get("name")
+        key = snake_case(e.get("class_name", ""))
+        if key in used:
+            used[key] += 1
+            key = f"{key}_{used[key]}"
+        else:
+            used[key] = 0
+        if lname in by_attr:
+            out[lname] = by_attr[lname]
+        elif key in root:
+            out[lname] = root[key]
+    return out

@@ -1,0 +1,327 @@
+"""``Model``: a graph of layers with Keras's ``predict`` semantics.
+
+A model is a list of *nodes* in topological order. Each node calls one layer on tensors
+produced by earlier nodes; a tensor is referenced as ``[node_index, tensor_index]``.
+Input nodes call an ``InputLayer`` on a model input. Masks travel with the tensors and
+follow Keras 3.15 (``Layer.compute_mask`` of each layer). The graph, with every layer's
+config, is plain JSON (``get_config()``), which the ``.npz`` format stores.
+"""
+import numpy as np
+
+from .errors import LstmNpError
+from .layers._rnn import RNNLayer
+from .layers.core import InputLayer
+from .layers.wrappers import Bidirectional, TimeDistributed, rnn_apply, rnn_output_shapes
+
+__all__ = ["Model", "apply_layer", "layer_output_shapes"]
+
+
+def apply_layer(layer, inputs, mask=None, initial_state=None, mask_in_call=True):
+    """Call any supported layer; returns ``(outputs, masks)`` as lists.
+
+    ``mask_in_call=False`` propagates ``mask`` to the outputs without giving it to the
+    layer's computation (Keras 3 does not auto-fill the ``mask`` argument of a call that
+    receives ``initial_state`` tensors: ``Layer.__call__`` step 6).
+    """
+    call_mask = mask if mask_in_call else None
+    if isinstance(layer, RNNLayer):
+        outs, _ = rnn_apply(layer, inputs, call_mask, initial_state)
+        masks = [mask if layer.return_sequences else None] + [None] * (len(outs) - 1)
+        return outs, masks
+    if isinstance(layer, Bidirectional):
+        outs, _ = layer.apply(inputs, call_mask, initial_state)
+        n_y = 2 if layer.merge_mode is None else 1
+        out_mask = mask if layer.return_sequences else None
+        return outs, [out_mask] * n_y + [None] * (len(outs) - n_y)
+    if initial_state is not None:
+        raise LstmNpError(f"{layer.class_name} {layer.name!r} does not take initial_state")
+    if isinstance(layer, TimeDistributed):
+        return layer.apply(inputs, mask)
+    y = layer.call(inputs, mask if getattr(layer, "uses_mask", False) else None)
+    return [y], [layer.compute_mask(inputs, mask)]
+
+
+def layer_output_shapes(layer, input_shape):
+    """Output shapes (list, ``None`` for unknown dimensions) for ``input_shape``."""
+    if isinstance(layer, RNNLayer):
+        return rnn_output_shapes(layer, input_shape)
+    if isinstance(layer, (Bidirectional, TimeDistributed)):
+        return layer.output_shapes(input_shape)
+    return [layer.output_shape(input_shape)]
+
+
+def n_outputs(layer):
+    if isinstance(layer, RNNLayer):
+        return 1 + (len(layer.STATE_NAMES) if layer.return_state else 0)
+    if isinstance(layer, Bidirectional):
+        states = len(layer.forward_layer.STATE_NAMES) if layer.return_state else 0
+        return (2 if layer.merge_mode is None else 1) + 2 * states
+    return 1
+
+
+def class_name(layer):
+    return getattr(layer, "class_name", type(layer).__name__)
+
+
+def _is_ref(x):
+    return isinstance(x, (list, tuple)) and len(x) == 2 and all(
+        isinstance(v, (int, np.integer)) for v in x)
+
+
+class Model:
+    """A Keras model for inference.
+
+    Parameters
+    ----------
+    layers : list
+        Layer objects, each with a unique ``name``.
+    nodes : list of dict
+        ``{"layer": name, "args": ref | [ref, ...] | None, "initial_state": [ref, ...] | None,
+        "call_mask": bool}`` in topological order (``call_mask`` false: the layer's
+        computation does not receive its input's mask, which still propagates); a ref is ``[node_index, tensor_index]``. Input nodes have
+        ``args=None`` and an ``InputLayer``.
+    inputs : list of ref
+    outputs : ref, list of refs or dict of refs (Keras's output structure)
+    name : str
+    keras_version : {2, 3}
+        The Keras whose semantics apply (which Keras wrote the model).
+    sequential : bool
+        Only changes ``summary()`` (a Sequential hides its input layer).
+    """
+
+    def __init__(self, layers, nodes, inputs, outputs, name="model", keras_version=3,
+                 sequential=False):
+        self.layers = list(layers)
+        self._by_name = {}
+        for layer in self.layers:
+            if layer.name in self._by_name:
+                raise LstmNpError(f"two layers are named {layer.name!r}")
+            self._by_name[layer.name] = layer
+        self.nodes = [dict(n) for n in nodes]
+        for k, node in enumerate(self.nodes):
+            if node["layer"] not in self._by_name:
+                raise LstmNpError(f"node {k} calls unknown layer {node['layer']!r}")
+            for ref in self._refs(node):
+                if not 0 <= ref[0] < k:
+                    raise LstmNpError(f"node {k} ({node['layer']}) uses tensor {list(ref)} "
+                                      f"that is not computed before it")
+        self.inputs = [list(r) for r in inputs]
+        self.outputs = outputs
+        self.name = name
+        self.keras_version = int(keras_version)
+        self.sequential = bool(sequential)
+        self.input_names = [self.nodes[r[0]]["layer"] for r in self.inputs]
+
+    @staticmethod
+    def _refs(node):
+        args = node.get("args")
+        refs = []
+        if args is not None:
+            refs += [args] if _is_ref(args) else list(args)
+        refs += list(node.get("initial_state") or [])
+        return refs
+
+    def get_layer(self, name):
+        return self._by_name[name]
+
+    def _output_refs(self):
+        out = self.outputs
+        if isinstance(out, dict):
+            return list(out.values())
+        return [out] if _is_ref(out) else list(out)
+
+    # ---------------------------------------------------------------- running
+    def _standardize(self, x):
+        names = self.input_names
+        if isinstance(x, dict):
+            missing = [n for n in names if n not in x]
+            if missing:
+                raise ValueError(f"predict: missing input(s) {missing}; the model's inputs "
+                                 f"are {names}")
+            xs = [x[n] for n in names]
+        elif isinstance(x, (list, tuple)) and len(names) > 1:
+            xs = list(x)
+        elif isinstance(x, (list, tuple)) and len(x) == 1 and isinstance(x[0], np.ndarray):
+            xs = [x[0]]
+        else:
+            xs = [x]
+        if len(xs) != len(names):
+            raise ValueError(f"predict: the model has {len(names)} input(s) {names}; "
+                             f"received {len(xs)}")
+        out = []
+        for k, v in enumerate(xs):
+            v = np.asarray(v)
+            if v.dtype == object or v.dtype.kind not in "biuf":
+                raise ValueError(f"predict: input {names[k]!r} must be numeric; received "
+                                 f"dtype {v.dtype}")
+            shape = self._input_shape(k)
+            if shape is not None and (v.ndim != len(shape) or any(
+                    d is not None and d != s for d, s in zip(shape[1:], v.shape[1:]))):
+                raise ValueError(f"predict: input {names[k]!r} must have shape {shape} "
+                                 f"(None = any); received {v.shape}")
+            out.append(v)
+        if len({v.shape[0] for v in out}) != 1:
+            raise ValueError("predict: all inputs must have the same number of samples; "
+                             f"received {[v.shape[0] for v in out]}")
+        return out
+
+    def _input_shape(self, k):
+        return self.get_layer(self.input_names[k]).batch_shape
+
+    def _run(self, xs):
+        values, masks = [], []
+        input_of = {r[0]: xs[k] for k, r in enumerate(self.inputs)}
+        for k, node in enumerate(self.nodes):
+            layer = self._by_name[node["layer"]]
+            args = node.get("args")
+            if args is None:
+                if k not in input_of:
+                    raise LstmNpError(f"input node {node['layer']!r} is not a model input")
+                outs, ms = [layer.call(input_of[k])], [None]
+            else:
+                if _is_ref(args):
+                    x, m = values[args[0]][args[1]], masks[args[0]][args[1]]
+                else:
+                    x = [values[r[0]][r[1]] for r in args]
+                    m = [masks[r[0]][r[1]] for r in args]
+                init = node.get("initial_state")
+                if init:
+                    init = [values[r[0]][r[1]] for r in init]
+                outs, ms = apply_layer(layer, x, m, init or None,
+                                       mask_in_call=node.get("call_mask", True))
+            values.append(outs)
+            masks.append(ms)
+        return [values[r[0]][r[1]] for r in self._output_refs()]
+
+    def __call__(self, x):
+        """Run the model on one batch (no batching): Keras ``model(x)``."""
+        return self._structure(self._run(self._standardize(x)))
+
+    def predict(self, x, batch_size=None, verbose=0):
+        """Keras ``Model.predict``: runs batches of ``batch_size`` (default 32) in order.
+
+        Returns one array, or a list (a dict for dict outputs) as Keras does. Stateful
+        layers carry their states across batches and calls; see :meth:`reset_states`.
+        """
+        xs = self._standardize(x)
+        n = xs[0].shape[0]
+        if n == 0:
+            raise ValueError("predict: received an empty batch")
+        bs = 32 if batch_size is None else int(batch_size)
+        if bs < 1:
+            raise ValueError(f"predict: batch_size must be positive; received {batch_size}")
+        chunks = [self._run([v[s:s + bs] for v in xs]) for s in range(0, n, bs)]
+        outs = [np.concatenate([c[k] for c in chunks], axis=0) if len(chunks) > 1
+                else chunks[0][k] for k in range(len(chunks[0]))]
+        return self._structure(outs)
+
+    def _structure(self, outs):
+        outs = [np.asarray(o) for o in outs]
+        if isinstance(self.outputs, dict):
+            return dict(zip(self.outputs, outs))
+        return outs[0] if len(outs) == 1 else outs
+
+    def reset_states(self):
+        """Zero the states of every stateful layer."""
+        for layer in self.layers:
+            reset = getattr(layer, "reset_states", None)
+            if reset is not None and getattr(layer, "stateful", False):
+                reset()
+
+    # -------------------------------------------------------------- weights, io
+    def get_weights(self):
+        return [w for layer in self.layers for w in layer.get_weights()]
+
+    def count_params(self):
+        return sum(layer.count_params() for layer in self.layers)
+
+    def get_config(self):
+        """The graph as JSON-compatible data (what the ``.npz`` format stores)."""
+        return {
+            "name": self.name, "keras_version": self.keras_version,
+            "sequential": self.sequential,
+            "layers": [{"class_name": class_name(la), "config": la.get_config()}
+                       for la in self.layers],
+            "nodes": self.nodes, "inputs": self.inputs, "outputs": self.outputs,
+        }
+
+    def save(self, path):
+        """Save to lstm_np's portable ``.npz`` format (read back with ``lstm_np.load``)."""
+        from .io.npz import save_npz
+        save_npz(self, path)
+
+    # ---------------------------------------------------------------- summary
+    def output_shapes(self):
+        """Per node, the list of output shapes (``None`` for unknown dimensions)."""
+        shapes = []
+        for node in self.nodes:
+            layer = self._by_name[node["layer"]]
+            args = node.get("args")
+            if args is None:
+                shapes.append([layer.output_shape()])
+                continue
+            if _is_ref(args):
+                s = shapes[args[0]][args[1]]
+            else:
+                s = [shapes[r[0]][r[1]] for r in args]
+            try:
+                shapes.append(layer_output_shapes(layer, s))
+            except Exception:   # unknown rank: summary shows '?'
+                shapes.append([None] * n_outputs(layer))
+        return shapes
+
+    def summary(self, print_fn=print, line_length=None):
+        """Print layers, output shapes and parameter counts, as Keras's ``summary()``."""
+        shapes = self.output_shapes()
+        first_node, local = {}, []   # local[k]: index of node k among its layer's nodes
+        counts = {}
+        for k, node in enumerate(self.nodes):
+            first_node.setdefault(node["layer"], k)
+            local.append(counts.get(node["layer"], 0))
+            counts[node["layer"]] = local[-1] + 1
+        rows = []
+        for layer in self.layers:
+            if self.sequential and isinstance(layer, InputLayer):
+                continue
+            k = first_node.get(layer.name)
+            out = shapes[k] if k is not None else [None]
+            text = ", ".join("?" if s is None else _fmt_shape(s) for s in out)
+            if len(out) > 1:
+                text = f"[{text}]"
+            row = [f"{layer.name} ({class_name(layer)})", text, f"{layer.count_params():,}"]
+            if not self.sequential:
+                srcs = self._refs(self.nodes[k]) if k is not None else []
+                row.append(", ".join(f"{self.nodes[r[0]]['layer']}[{local[r[0]]}][{r[1]}]"
+                                     for r in srcs))
+            rows.append(row)
+        head = ["Layer (type)", "Output Shape", "Param #"] + ([] if self.sequential
+                                                              else ["Connected to"])
+        widths = [max(len(r[i]) for r in rows + [head]) + 3 for i in range(len(head))]
+        total = sum(widths)
+        if line_length:
+            total = max(total, int(line_length))
+
+        def line(cells):
+            return "".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+
+        n = self.count_params()
+        print_fn(f'Model: "{self.name}"')
+        print_fn("_" * total)
+        print_fn(line(head))
+        print_fn("=" * total)
+        for i, r in enumerate(rows):
+            print_fn(line(r))
+            print_fn(("_" if i < len(rows) - 1 else "=") * total)
+        print_fn(f"Total params: {n:,}")
+        print_fn(f"Trainable params: {n:,}")
+        print_fn("Non-trainable params: 0")
+        print_fn("_" * total)
+
+    def __repr__(self):
+        return f"<lstm_np.Model {self.name!r}: {len(self.layers)} layers>"
+
+
+def _fmt_shape(shape):
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + \
+        ("," if len(shape) == 1 else "") + ")"
+
