@@ -32,10 +32,19 @@ def max_error(ours, theirs):
     return err
 
 
-def fit_briefly(model, x, y, loss="mse"):
+def fit_briefly(model, x, y, loss="mse", batch_size=8):
     """One epoch on tiny data so weights are realistic (not initial values)."""
     model.compile(optimizer="adam", loss=loss)
-    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    model.fit(x, y, epochs=1, batch_size=batch_size, verbose=0)
+    return model
+
+
+def randomize(model, seed=0, scale=0.5):
+    """Random realistic weights instead of training, for graphs too slow to compile a
+    training step for (many recurrent layers); same role as a brief fit."""
+    rng = np.random.default_rng(seed)
+    model.set_weights([rng.normal(0.0, scale, w.shape).astype(w.dtype)
+                       for w in model.get_weights()])
     return model
 
 
@@ -53,9 +62,19 @@ def route_models(model, tmp_path, tag, keras2=False):
     return out
 
 
-def check_routes(model, x, tmp_path, tag, keras2=False, tol=TOL, batch_size=None):
-    """Compare ``model.predict(x)`` with lstm_np through every route; returns max errors."""
-    want = model.predict(x, verbose=0, batch_size=batch_size)
+def check_routes(model, x, tmp_path, tag, keras2=False, tol=TOL, batch_size=None,
+                 reference="predict"):
+    """Compare ``model.predict(x)`` with lstm_np through every route; returns max errors.
+
+    ``reference="call"`` compares with the eager ``model(x)`` instead (used where Keras's
+    own ``predict`` is wrong; each such use says why).
+    """
+    if reference == "call":
+        want = model(x)
+        want = [np.asarray(w) for w in want] if isinstance(want, (list, tuple)) else \
+            np.asarray(want)
+    else:
+        want = model.predict(x, verbose=0, batch_size=batch_size)
     errors = {}
     for route, ours in route_models(model, tmp_path, tag, keras2).items():
         got = ours.predict(x, batch_size=batch_size)
