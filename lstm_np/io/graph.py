@@ -220,10 +220,14 @@ def _parse_node(layer, node, name, ops=()):
     for e in entries:
         ins.append((e[0], int(e[1]), int(e[2])))
         kw = dict(e[3]) if len(e) > 3 and e[3] else {}
-        if "initial_state" in kw:
+        if kw.get("initial_state") is None:
+            kw.pop("initial_state", None)
+        else:
             init = _tensor_list(kw.pop("initial_state"), f"layer {name!r} initial_state")
         kw.pop("training", None)
         kw.pop("mask", None)
+        if kw.get("constants", 1) is None:
+            kw.pop("constants")
         if kw:
             raise UnsupportedKerasFeature(f"layer {name!r}: call arguments {sorted(kw)} are "
                                           f"not supported")
