@@ -3,11 +3,11 @@ from ._jit import HAVE_NUMBA, JIT_ENABLED
 from .activations import UnsupportedActivation
 from .errors import LoadError, LstmNpError, UnsupportedKerasFeature
 from .io import from_keras, load
-from .layers import LSTM
+from .layers import GRU, LSTM, SimpleRNN
 from .model import Model
 
 __version__ = "0.1.0"
 
-__all__ = ["LSTM", "Model", "load", "from_keras", "LoadError", "LstmNpError",
+__all__ = ["LSTM", "GRU", "SimpleRNN", "Model", "load", "from_keras", "LoadError", "LstmNpError",
            "UnsupportedKerasFeature", "UnsupportedActivation", "HAVE_NUMBA", "JIT_ENABLED",
            "__version__"]

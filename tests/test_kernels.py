@@ -22,53 +22,140 @@ from .strategies import ACTIVATION_NAMES, make_data, rnn_configs
 # float32 against a float64 oracle: a few ulps per operation, compounding over timesteps.
 TOL = {"float32": dict(rtol=2e-5, atol=2e-5), "float64": dict(rtol=1e-12, atol=1e-12)}
 
+# Cell families: (gate blocks, states). "gru" is reset_after=True, the Keras 3 default.
+CELLS = {"lstm": (4, 2), "gru": (3, 1), "gru_reset_before": (3, 1), "simple_rnn": (1, 1)}
 
-def run_lstm(cfg, weights, x, mask, states):
-    layer = ln.LSTM(cfg["units"], activation=cfg["activation"],
-                    recurrent_activation=cfg["recurrent_activation"], use_bias=cfg["use_bias"],
-                    return_sequences=cfg["return_sequences"], return_state=True,
-                    go_backwards=cfg["go_backwards"],
-                    zero_output_for_mask=cfg["zero_output_for_mask"], dtype=cfg["dtype"],
-                    keras_version=cfg.get("keras_version", 3))
+
+def make_cell_data(cell, cfg):
+    """Weights in the Keras shapes of ``cell``, input, mask and initial states."""
+    gates, n_states = CELLS[cell]
+    cfg = dict(cfg, gates=gates, n_states=n_states)
+    weights, x, mask, states = make_data(cfg)
+    if cell == "gru" and cfg["use_bias"]:   # reset_after: (2, 3U) input and recurrent bias
+        rng = np.random.default_rng(cfg["seed"] + 1)
+        weights[2] = (rng.standard_normal((2, 3 * cfg["units"]))
+                      * cfg["weight_scale"]).astype(cfg["dtype"])
+    return weights, x, mask, states
+
+
+def make_cell_layer(cell, cfg, **overrides):
+    """The lstm_np layer of ``cell`` for ``cfg`` (``return_state=True`` unless overridden)."""
+    kw = dict(activation=cfg["activation"], use_bias=cfg["use_bias"],
+              return_sequences=cfg["return_sequences"], return_state=True,
+              go_backwards=cfg["go_backwards"],
+              zero_output_for_mask=cfg.get("zero_output_for_mask", False), dtype=cfg["dtype"],
+              keras_version=cfg.get("keras_version", 3))
+    kw.update(overrides)
+    if cell == "simple_rnn":
+        return ln.SimpleRNN(cfg["units"], **kw)
+    kw["recurrent_activation"] = cfg["recurrent_activation"]
+    if cell == "lstm":
+        return ln.LSTM(cfg["units"], **kw)
+    return ln.GRU(cfg["units"], reset_after=cell == "gru", **kw)
+
+
+def run_cell(cell, cfg, weights, x, mask, states):
+    layer = make_cell_layer(cell, cfg)
     layer.set_weights(weights)
     return layer(x, initial_state=states, mask=mask)
 
 
-def oracle_lstm(cfg, weights, x, mask, states):
-    return naive.lstm(x, weights[0], weights[1], weights[2] if cfg["use_bias"] else None,
-                      initial_state=states, mask=mask, activation_name=cfg["activation"],
-                      recurrent_activation_name=cfg["recurrent_activation"],
-                      go_backwards=cfg["go_backwards"],
-                      zero_output_for_mask=cfg["zero_output_for_mask"],
-                      return_sequences=cfg["return_sequences"],
-                      keras_version=cfg.get("keras_version", 3))
+def oracle_cell(cell, cfg, weights, x, mask, states):
+    """``[output, *states]`` from ``tests/naive.py``."""
+    bias = weights[2] if cfg["use_bias"] else None
+    kw = dict(initial_state=states, mask=mask, activation_name=cfg["activation"],
+              go_backwards=cfg["go_backwards"],
+              zero_output_for_mask=cfg.get("zero_output_for_mask", False),
+              return_sequences=cfg["return_sequences"],
+              keras_version=cfg.get("keras_version", 3))
+    if cell == "simple_rnn":
+        return naive.simple_rnn(x, weights[0], weights[1], bias, **kw)
+    kw["recurrent_activation_name"] = cfg["recurrent_activation"]
+    if cell == "lstm":
+        return naive.lstm(x, weights[0], weights[1], bias, **kw)
+    return naive.gru(x, weights[0], weights[1], bias, reset_after=cell == "gru", **kw)
 
 
 def assert_close(ours, ref, dtype, what=""):
     tol = TOL[dtype]
+    assert len(ours) == len(ref), f"{what}: {len(ours)} outputs, expected {len(ref)}"
     for k, (a, b) in enumerate(zip(ours, ref)):
         assert a.dtype == np.dtype(dtype), f"{what} output {k}: dtype {a.dtype}, expected {dtype}"
         np.testing.assert_allclose(a, b, **tol, err_msg=f"{what} output {k}")
 
 
-@given(rnn_configs(), st.sampled_from([2, 3]))
-def test_lstm_matches_oracle(cfg, keras_version):
+@pytest.mark.parametrize("cell", CELLS)
+@given(cfg=rnn_configs(), keras_version=st.sampled_from([2, 3]))
+def test_matches_oracle(cell, cfg, keras_version):
     cfg["keras_version"] = keras_version
-    data = make_data(cfg)
-    assert_close(run_lstm(cfg, *data), oracle_lstm(cfg, *data), cfg["dtype"], str(cfg))
+    data = make_cell_data(cell, cfg)
+    assert_close(run_cell(cell, cfg, *data), oracle_cell(cell, cfg, *data), cfg["dtype"],
+                 f"{cell} {cfg}")
 
 
-@given(rnn_configs(max_timesteps=5), st.sampled_from(ACTIVATION_NAMES),
-       st.sampled_from(ACTIVATION_NAMES))
-def test_lstm_every_activation_matches_oracle(cfg, activation, recurrent_activation):
+@pytest.mark.parametrize("cell", CELLS)
+@given(cfg=rnn_configs(max_timesteps=5), activation=st.sampled_from(ACTIVATION_NAMES),
+       recurrent_activation=st.sampled_from(ACTIVATION_NAMES))
+def test_every_activation_matches_oracle(cell, cfg, activation, recurrent_activation):
     # Unbounded activations can grow without limit, so keep weights small and runs short,
     # and skip runs whose exact values leave float32's range (both sides overflow then).
     cfg.update(weight_scale=0.5, activation=activation, recurrent_activation=recurrent_activation)
-    arrays = make_data(cfg)
+    arrays = make_cell_data(cell, cfg)
     with np.errstate(over="ignore", invalid="ignore"):
-        ref = oracle_lstm(cfg, *arrays)
+        ref = oracle_cell(cell, cfg, *arrays)
     assume(all(np.all(np.abs(r) < 1e30) for r in ref))
-    assert_close(run_lstm(cfg, *arrays), ref, cfg["dtype"], str(cfg))
+    assert_close(run_cell(cell, cfg, *arrays), ref, cfg["dtype"], f"{cell} {cfg}")
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_keep_cache_holds_pre_activations_and_entering_states(cell, rng):
+    """``keep=True``: zs (B, T, G) are the activation arguments, history the entering states."""
+    cfg = dict(units=3, input_dim=2, batch=2, timesteps=4, activation="tanh",
+               recurrent_activation="sigmoid", use_bias=True, return_sequences=True,
+               go_backwards=True, mask_kind="random", initial_state=True, weight_scale=1.0,
+               dtype="float64", seed=7)
+    weights, x, mask, states = make_cell_data(cell, cfg)
+    layer = make_cell_layer(cell, cfg)
+    layer.set_weights(weights)
+    outputs, final, cache = layer.forward(x, initial_state=states, mask=mask, keep=True)
+    zs, history = cache[-2:]
+    gates, n_states = CELLS[cell]
+    U = cfg["units"]
+    assert zs.shape == (2, 4, gates * U) and history.shape == (n_states, 2, 4, U)
+    np.testing.assert_array_equal(history[:, :, 0], np.stack(states))
+    for s in range(4):   # processing order: t = 3, 2, 1, 0
+        t = 3 - s
+        h = history[0, :, s]
+        xw = x[:, t] @ weights[0]
+        if cell == "lstm":
+            ref = xw + h @ weights[1] + weights[2]
+        elif cell == "simple_rnn":
+            ref = (xw + weights[2]) + h @ weights[1]
+        else:
+            b_in = weights[2][0] if cell == "gru" else weights[2]
+            mx = xw + b_in
+            if cell == "gru":
+                inner = h @ weights[1] + weights[2][1]
+            else:
+                inner = np.concatenate([h @ weights[1][:, :2 * U], np.zeros_like(h)], axis=1)
+            zr = mx[:, :2 * U] + inner[:, :2 * U]
+            r = naive.activation("sigmoid")(zr[:, U:])
+            hh = (mx[:, 2 * U:] + r * inner[:, 2 * U:] if cell == "gru"
+                  else mx[:, 2 * U:] + (r * h) @ weights[1][:, 2 * U:])
+            ref = np.concatenate([zr, hh], axis=1)
+        np.testing.assert_allclose(zs[:, s], ref, rtol=1e-12, atol=1e-12, err_msg=f"step {s}")
+
+
+@pytest.mark.parametrize("cell", ["gru", "gru_reset_before", "simple_rnn"])
+def test_kernel_bias_length_is_checked(cell):
+    from lstm_np.kernels import recurrent as R
+    code = {"gru": R.GRU_CELL, "gru_reset_before": R.GRU_RESET_BEFORE_CELL,
+            "simple_rnn": R.SIMPLE_RNN_CELL}[cell]
+    G = R.GATES[code] * 2
+    bad = np.zeros(G * R.BIAS_BLOCKS[code] + 1)
+    with pytest.raises(ValueError, match="does not fit cell"):
+        R.rnn_forward(code, np.zeros((1, 1, 1)), np.zeros((1, G)), np.zeros((2, G)), bad,
+                      np.zeros((1, 1, 2)), np.zeros((0, 0), bool), 1, 2)
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
@@ -90,7 +177,8 @@ def test_activation_matches_oracle(name, dtype):
 
 def test_activation_forms_raise_no_warnings():
     x = np.array([[-3e38, -1e4, -88.8, 0.0, 88.8, 1e4, 3e38]], np.float32)
-    with np.errstate(all="raise"):
+    # Underflow to 0 (exp of a huge negative number) is harmless; overflow and NaN are not.
+    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
         for name, code in ACTIVATIONS.items():
             if name != "exponential":
                 assert np.all(np.isfinite(activate(x, code))), name
@@ -113,14 +201,11 @@ _PATH_SCRIPT = """
 import json, sys, numpy as np
 sys.path.insert(0, {root!r})
 import lstm_np as ln
-from tests.strategies import make_data
+from tests.test_kernels import make_cell_data, make_cell_layer
 out = {{}}
-for k, cfg in enumerate(json.loads(sys.argv[1])):
-    w, x, m, s = make_data(cfg)
-    layer = ln.LSTM(cfg["units"], activation=cfg["activation"],
-                    recurrent_activation=cfg["recurrent_activation"], use_bias=cfg["use_bias"],
-                    return_sequences=True, return_state=True, go_backwards=cfg["go_backwards"],
-                    dtype=cfg["dtype"])
+for k, (cell, cfg) in enumerate(json.loads(sys.argv[1])):
+    w, x, m, s = make_cell_data(cell, cfg)
+    layer = make_cell_layer(cell, cfg)
     layer.set_weights(w)
     for j, a in enumerate(layer(x, initial_state=s, mask=m)):
         out[f"{{k}}_{{j}}"] = a
@@ -133,13 +218,15 @@ def test_jit_and_pure_paths_agree(tmp_path):
     """The same configurations through numba and through plain NumPy, in two processes."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     cfgs = []
-    for k, (dt, act) in enumerate([("float32", "tanh"), ("float64", "tanh"),
-                                   ("float32", "hard_sigmoid"), ("float32", "gelu"),
-                                   ("float64", "softplus"), ("float32", "relu")]):
-        cfgs.append(dict(units=5, input_dim=3, batch=3, timesteps=9, activation=act,
-                         recurrent_activation="sigmoid", use_bias=k % 2 == 0,
-                         go_backwards=k % 3 == 0, mask_kind="random", initial_state=True,
-                         weight_scale=1.0, dtype=dt, seed=k))
+    for cell in CELLS:
+        for k, (dt, act) in enumerate([("float32", "tanh"), ("float64", "tanh"),
+                                       ("float32", "hard_sigmoid"), ("float32", "gelu"),
+                                       ("float64", "softplus"), ("float32", "relu")]):
+            cfgs.append((cell, dict(units=5, input_dim=3, batch=3, timesteps=9, activation=act,
+                                    recurrent_activation="sigmoid", use_bias=k % 2 == 0,
+                                    return_sequences=True, go_backwards=k % 3 == 0,
+                                    mask_kind="random", initial_state=True, weight_scale=1.0,
+                                    dtype=dt, seed=k)))
     results = {}
     for flag in ("0", "1"):
         path = tmp_path / f"out{flag}.npz"

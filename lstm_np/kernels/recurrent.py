@@ -1,31 +1,58 @@
 """The recurrent driver: one time loop, one place for masks, direction and state carrying.
 
-Every cell family (LSTM now; GRU and SimpleRNN share the same contract) is a pure step
+Every cell family (LSTM, GRU with ``reset_after`` True or False, SimpleRNN) is a pure step
 function ``states -> new_states`` selected by an integer ``cell`` code, so one jitted driver
 serves them all. Keras semantics mirrored here (Keras 3 ``backend/tensorflow/rnn.py``
 ``rnn()``; Keras 2 ``backend.rnn`` is identical):
 
 * the input projection ``x @ kernel`` is computed once for all timesteps (one GEMM);
-* per step the LSTM pre-activation is ``(x_t W + h U) + b`` in that order
-  (``LSTMCell.call`` with ``implementation=2``);
+  the GRU and SimpleRNN add their input bias to it there, as their cells do
+  (``matrix_x = x W + b_in``), while the LSTM adds its bias inside the step;
+* per step the pre-activations follow each Keras cell's addition order exactly:
+  LSTM ``(x_t W + h U) + b`` (``LSTMCell.call``, ``implementation=2``); GRU
+  ``(x_t W + b_in) + (h U + b_rec)`` and ``hh = act(x_h + r * (h U_h + b_rec_h))`` with
+  ``reset_after``, ``hh = act(x_h + (r * h) U_h)`` without, then
+  ``h = z * h_tm1 + (1 - z) * hh`` (``GRUCell.call``, ``implementation=2``); SimpleRNN
+  ``act((x_t W + b) + h U)`` (``SimpleRNNCell.call``);
 * ``go_backwards`` walks ``t = T-1 .. 0`` and leaves the outputs in processing order;
 * at a masked step the states are carried (``where(mask, new, old)``) and the output is
   the previously *emitted* output, starting from zeros, or zeros with
   ``zero_output_for_mask``; the last output is the output of the last processed step.
 
 Shapes: ``B`` batch, ``T`` timesteps, ``D`` input features, ``U`` units, ``G`` gate width
-(``4U`` for the LSTM), ``S`` number of states (2 for the LSTM: ``h, c``).
+(``4U`` LSTM, ``3U`` GRU, ``U`` SimpleRNN), ``S`` number of states (2 for the LSTM: ``h, c``;
+1 for the GRU and SimpleRNN: ``h``).
+
+Bias: always a 1-D array, of length 0 (``use_bias=False``), ``G``, or ``2G`` for the GRU with
+``reset_after`` (Keras's ``(2, 3U)`` bias flattened: input bias, then recurrent bias).
+
+What ``zs`` (the ``keep=True`` cache, ``(B, T, G)``) holds per cell, in gate order -- always
+the arguments the activations were applied to:
+
+* LSTM: ``z = (x W + h U) + b`` for i, f, c, o;
+* GRU: ``z_pre, r_pre, hh_pre`` with ``hh_pre = x_h + r * (h U_h + b_rec_h)``
+  (``reset_after``) or ``x_h + (r * h) U_h``; a backward pass recomputes the recurrent part
+  ``h_tm1 U_h (+ b_rec_h)`` from ``history`` where it needs it;
+* SimpleRNN: ``(x W + b) + h U``.
 """
 import numpy as np
 
 from .._jit import jit
 from ..activations import _activate
 
-__all__ = ["LSTM_CELL", "N_STATES", "GATES", "rnn_forward", "rnn_step"]
+__all__ = ["LSTM_CELL", "GRU_CELL", "GRU_RESET_BEFORE_CELL", "SIMPLE_RNN_CELL", "N_STATES",
+           "GATES", "BIAS_BLOCKS", "rnn_forward", "rnn_step"]
 
 LSTM_CELL = 0
-N_STATES = {LSTM_CELL: 2}   # states per cell family
-GATES = {LSTM_CELL: 4}      # gate blocks per cell family (G = GATES * U)
+GRU_CELL = 1                # GRU, reset_after=True (Keras 3 / TF2 default), bias (2, 3U)
+GRU_RESET_BEFORE_CELL = 2   # GRU, reset_after=False (Keras 1 / TF1 style), bias (3U,)
+SIMPLE_RNN_CELL = 3
+# states per cell family
+N_STATES = {LSTM_CELL: 2, GRU_CELL: 1, GRU_RESET_BEFORE_CELL: 1, SIMPLE_RNN_CELL: 1}
+# gate blocks per cell family (G = GATES * U)
+GATES = {LSTM_CELL: 4, GRU_CELL: 3, GRU_RESET_BEFORE_CELL: 3, SIMPLE_RNN_CELL: 1}
+# bias length in units of G when use_bias (GRU reset_after: input and recurrent bias)
+BIAS_BLOCKS = {LSTM_CELL: 1, GRU_CELL: 2, GRU_RESET_BEFORE_CELL: 1, SIMPLE_RNN_CELL: 1}
 
 
 @jit
@@ -53,10 +80,105 @@ def _lstm_step(xw_t, states, recurrent_kernel, bias, act, rec_act, z_out):
 
 
 @jit
+def _gru_step(xw_t, states, recurrent_kernel, bias, act, rec_act, z_out):
+    """One GRU step, ``reset_after=True``, on ``xw_t = x_t @ kernel + b_in`` (B, 3U).
+
+    Mirrors ``GRUCell.call`` (implementation 2): ``inner = h U + b_rec``;
+    ``z = ra(x_z + inner_z)``, ``r = ra(x_r + inner_r)``, ``hh = act(x_h + r * inner_h)``;
+    ``h = z * h_tm1 + (1 - z) * hh``. ``bias`` is ``[b_in, b_rec]`` flattened (6U,) or (0,).
+    Writes ``z_pre, r_pre, hh_pre`` into ``z_out``.
+    """
+    T = xw_t.dtype.type
+    h = states[0]                                    # (B, U)
+    U = h.shape[1]
+    G = 3 * U
+    inner = np.dot(h, recurrent_kernel)              # (B, 3U)
+    if bias.shape[0] > 0:
+        inner = inner + bias[G:]
+    z_out[:, :2 * U] = xw_t[:, :2 * U] + inner[:, :2 * U]
+    z = _activate(z_out[:, :U], rec_act)
+    r = _activate(z_out[:, U:2 * U], rec_act)
+    hh_pre = xw_t[:, 2 * U:] + r * inner[:, 2 * U:]   # (B, U)
+    z_out[:, 2 * U:] = hh_pre
+    hh = _activate(hh_pre, act)
+    new = np.empty_like(states)                      # (1, B, U)
+    new[0] = z * h + (T(1) - z) * hh
+    return new
+
+
+@jit
+def _gru_reset_before_step(xw_t, states, recurrent_kernel_t, act, rec_act, z_out):
+    """One GRU step, ``reset_after=False``, on ``xw_t = x_t @ kernel + b`` (B, 3U).
+
+    Mirrors ``GRUCell.call`` (implementation 2): ``inner = h U[:, :2U]``;
+    ``z = ra(x_z + inner_z)``, ``r = ra(x_r + inner_r)``, ``hh = act(x_h + (r * h) U[:, 2U:])``;
+    ``h = z * h_tm1 + (1 - z) * hh``. Takes the recurrent kernel *transposed*,
+    ``recurrent_kernel_t`` (3U, U) C-contiguous, so that both column blocks of ``U`` are
+    contiguous (Fortran-ordered) views and ``np.dot`` never copies them.
+    Writes ``z_pre, r_pre, hh_pre`` into ``z_out``.
+    """
+    T = xw_t.dtype.type
+    h = states[0]                                    # (B, U)
+    U = h.shape[1]
+    inner = np.dot(h, recurrent_kernel_t[:2 * U].T)  # (B, 2U)
+    z_out[:, :2 * U] = xw_t[:, :2 * U] + inner
+    z = _activate(z_out[:, :U], rec_act)
+    r = _activate(z_out[:, U:2 * U], rec_act)
+    hh_pre = xw_t[:, 2 * U:] + np.dot(r * h, recurrent_kernel_t[2 * U:].T)   # (B, U)
+    z_out[:, 2 * U:] = hh_pre
+    hh = _activate(hh_pre, act)
+    new = np.empty_like(states)                      # (1, B, U)
+    new[0] = z * h + (T(1) - z) * hh
+    return new
+
+
+@jit
+def _simple_rnn_step(xw_t, states, recurrent_kernel, act, z_out):
+    """One SimpleRNN step on ``xw_t = x_t @ kernel + b`` (B, U): ``h = act(xw_t + h U)``.
+
+    Mirrors ``SimpleRNNCell.call``. Writes the pre-activation into ``z_out``.
+    """
+    z = xw_t + np.dot(states[0], recurrent_kernel)   # (B, U)
+    new = np.empty_like(states)                      # (1, B, U)
+    new[0] = _activate(z, act)
+    z_out[:, :] = z
+    return new
+
+
+@jit
+def _prepare_recurrent(cell, recurrent_kernel):
+    """The recurrent kernel in the layout the step of ``cell`` takes (see the steps)."""
+    if cell == GRU_RESET_BEFORE_CELL:
+        return np.ascontiguousarray(recurrent_kernel.T)   # (3U, U)
+    return recurrent_kernel
+
+
+@jit
+def _add_input_bias(cell, xw, bias):
+    """Add the input bias to the projection ``xw`` (..., G) in place, except for the LSTM.
+
+    GRU and SimpleRNN cells compute ``x W + b_in`` before adding the recurrent term.
+    """
+    G = xw.shape[-1]
+    if cell != LSTM_CELL and bias.shape[0] > 0:
+        xw += bias[:G]
+
+
+@jit
 def _cell_step(cell, xw_t, states, recurrent_kernel, bias, act, rec_act, z_out):
-    """Dispatch one step of cell family ``cell``; returns the new states (S, B, U)."""
+    """Dispatch one step of cell family ``cell``; returns the new states (S, B, U).
+
+    ``xw_t`` already holds the input bias for non-LSTM cells (:func:`_add_input_bias`) and
+    ``recurrent_kernel`` is in the layout of :func:`_prepare_recurrent`.
+    """
     if cell == LSTM_CELL:
         return _lstm_step(xw_t, states, recurrent_kernel, bias, act, rec_act, z_out)
+    if cell == GRU_CELL:
+        return _gru_step(xw_t, states, recurrent_kernel, bias, act, rec_act, z_out)
+    if cell == GRU_RESET_BEFORE_CELL:
+        return _gru_reset_before_step(xw_t, states, recurrent_kernel, act, rec_act, z_out)
+    if cell == SIMPLE_RNN_CELL:
+        return _simple_rnn_step(xw_t, states, recurrent_kernel, act, z_out)
     raise ValueError("unknown cell code")
 
 
@@ -66,13 +188,16 @@ def _rnn_forward(cell, x, kernel, recurrent_kernel, bias, states0, mask, act, re
     """The time loop. Returns ``(outputs, final_states, zs, history)``.
 
     outputs (B, T or 1, U) in processing order; final_states (S, B, U); when ``keep``,
-    zs (B, T, G) holds the pre-activations and history (S, B, T, U) the states entering each
-    step (processing order), which the backward pass needs; otherwise both are empty.
+    zs (B, T, G) holds the pre-activations (per cell: see the module docstring) and
+    history (S, B, T, U) the states entering each step (processing order), which the
+    backward pass needs; otherwise both are empty.
     """
     B, T, D = x.shape
     S, _, U = states0.shape
     G = kernel.shape[1]
     xw = np.dot(x.reshape(B * T, D), kernel).reshape(B, T, G)   # (B, T, G), one GEMM
+    _add_input_bias(cell, xw, bias)
+    rk = _prepare_recurrent(cell, recurrent_kernel)
     states = states0.copy()                                    # (S, B, U)
     has_mask = mask.shape[0] > 0
     n_out = T if return_sequences else 1
@@ -89,7 +214,7 @@ def _rnn_forward(cell, x, kernel, recurrent_kernel, bias, states0, mask, act, re
         t = T - 1 - s if go_backwards else s
         if keep:
             history[:, :, s, :] = states
-        new = _cell_step(cell, xw[:, t, :], states, recurrent_kernel, bias, act, rec_act, z)
+        new = _cell_step(cell, xw[:, t, :], states, rk, bias, act, rec_act, z)
         if keep:
             zs[:, s, :] = z
         if has_mask:
@@ -106,6 +231,16 @@ def _rnn_forward(cell, x, kernel, recurrent_kernel, bias, states0, mask, act, re
     return outputs, states, zs, history
 
 
+def _kernel_bias(cell, kernel, bias):
+    """Keras's bias as the kernels take it: 1-D, ``(2, 3U)`` flattened; length checked."""
+    bias = np.ascontiguousarray(bias).reshape(-1)
+    G = kernel.shape[1]
+    if bias.shape[0] not in (0, BIAS_BLOCKS[cell] * G):
+        raise ValueError(f"bias of {bias.shape[0]} numbers does not fit cell {cell} with gate "
+                         f"width {G} (expected 0 or {BIAS_BLOCKS[cell] * G})")
+    return bias
+
+
 def rnn_forward(cell, x, kernel, recurrent_kernel, bias, states0, mask, act, rec_act,
                 go_backwards=False, zero_output_for_mask=False, return_sequences=True,
                 keep=False):
@@ -114,25 +249,34 @@ def rnn_forward(cell, x, kernel, recurrent_kernel, bias, states0, mask, act, rec
     Parameters
     ----------
     cell : int
-        Cell family code (``LSTM_CELL``).
+        Cell family code: ``LSTM_CELL``, ``GRU_CELL`` (``reset_after=True``),
+        ``GRU_RESET_BEFORE_CELL`` (``reset_after=False``) or ``SIMPLE_RNN_CELL``.
     x : ndarray (B, T, D), C-contiguous, float32 or float64
-    kernel : ndarray (D, G); recurrent_kernel : ndarray (U, G); bias : ndarray (G,) or (0,)
+    kernel : ndarray (D, G); recurrent_kernel : ndarray (U, G)
+        Keras layout, gate blocks in Keras order (LSTM i, f, c, o; GRU z, r, h).
+    bias : ndarray (G,), (2, G) for ``GRU_CELL`` (Keras's ``[input, recurrent]`` rows), or
+        an empty array for ``use_bias=False``.
     states0 : ndarray (S, B, U)
-        Initial states, ``[h, c]`` for the LSTM.
+        Initial states, ``[h, c]`` for the LSTM, ``[h]`` for the GRU and SimpleRNN.
     mask : ndarray (B, T) of bool, or an empty (0, 0) array for no mask.
     act, rec_act : int
-        Activation codes from :func:`lstm_np.activations.resolve`.
+        Activation codes from :func:`lstm_np.activations.resolve` (SimpleRNN ignores
+        ``rec_act``).
 
     Returns
     -------
     outputs : ndarray (B, T, U) if ``return_sequences`` else (B, U)
     final_states : ndarray (S, B, U)
     cache : tuple ``(zs, history)`` or ``None``
-        Saved intermediates for the backward pass when ``keep`` (B·T·(G + S·U) numbers).
+        Saved intermediates for the backward pass when ``keep`` (B·T·(G + S·U) numbers):
+        ``zs`` (B, T, G) the activation arguments (per cell: see the module docstring),
+        ``history`` (S, B, T, U) the states entering each step, both in processing order.
     """
+    bias = _kernel_bias(cell, kernel, bias)
     outputs, states, zs, history = _rnn_forward(
-        cell, x, kernel, recurrent_kernel, bias, states0, mask, act, rec_act,
-        bool(go_backwards), bool(zero_output_for_mask), bool(return_sequences), bool(keep))
+        cell, x, kernel, np.ascontiguousarray(recurrent_kernel), bias, states0, mask, act,
+        rec_act, bool(go_backwards), bool(zero_output_for_mask), bool(return_sequences),
+        bool(keep))
     if not return_sequences:
         outputs = outputs[:, 0, :]
     return outputs, states, ((zs, history) if keep else None)
@@ -140,14 +284,18 @@ def rnn_forward(cell, x, kernel, recurrent_kernel, bias, states0, mask, act, rec
 
 @jit
 def _rnn_step(cell, x_t, kernel, recurrent_kernel, bias, states, act, rec_act):
-    z = np.empty((x_t.shape[0], kernel.shape[1]), dtype=x_t.dtype)
-    return _cell_step(cell, np.dot(x_t, kernel), states, recurrent_kernel, bias, act,
-                      rec_act, z)
+    xw = np.dot(x_t, kernel)                                 # (B, G)
+    _add_input_bias(cell, xw, bias)
+    z = np.empty_like(xw)
+    # xw[:, :] has the driver's xw[:, t, :] layout, so both share one _cell_step compile.
+    return _cell_step(cell, xw[:, :], states, _prepare_recurrent(cell, recurrent_kernel),
+                      bias, act, rec_act, z)
 
 
 def rnn_step(cell, x_t, kernel, recurrent_kernel, bias, states, act, rec_act):
     """One timestep for streaming: ``x_t`` (B, D), ``states`` (S, B, U) -> new states.
 
-    The output of the step is ``new_states[0]`` (``h``).
+    The output of the step is ``new_states[0]`` (``h``). ``bias`` as in :func:`rnn_forward`.
     """
-    return _rnn_step(cell, x_t, kernel, recurrent_kernel, bias, states, act, rec_act)
+    return _rnn_step(cell, x_t, kernel, np.ascontiguousarray(recurrent_kernel),
+                     _kernel_bias(cell, kernel, bias), states, act, rec_act)

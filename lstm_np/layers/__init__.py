@@ -3,11 +3,13 @@ from .core import (Activation, ActivityRegularization, Add, AlphaDropout, Averag
                    Concatenate, Dense, Dropout, Embedding, Flatten, GaussianDropout,
                    GaussianNoise, InputLayer, Masking, Maximum, Minimum, Multiply, Permute,
                    RepeatVector, Reshape, Softmax, SpatialDropout1D, Subtract)
+from .gru import GRU
 from .lstm import LSTM
+from .simple_rnn import SimpleRNN
 from .wrappers import Bidirectional, TimeDistributed
 
-__all__ = ["LSTM", "Bidirectional", "TimeDistributed", "InputLayer", "Dense", "Activation",
-           "Softmax", "Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout",
-           "AlphaDropout", "ActivityRegularization", "Embedding", "Masking", "RepeatVector",
-           "Flatten", "Reshape", "Permute", "Concatenate", "Add", "Subtract", "Multiply",
-           "Average", "Maximum", "Minimum"]
+__all__ = ["LSTM", "GRU", "SimpleRNN", "Bidirectional", "TimeDistributed", "InputLayer", "Dense",
+           "Activation", "Softmax", "Dropout", "SpatialDropout1D", "GaussianNoise",
+           "GaussianDropout", "AlphaDropout", "ActivityRegularization", "Embedding", "Masking",
+           "RepeatVector", "Flatten", "Reshape", "Permute", "Concatenate", "Add", "Subtract",
+           "Multiply", "Average", "Maximum", "Minimum"]
