@@ -49,13 +49,13 @@ def main():
     model = keras.Sequential([
         keras.Input((MAXLEN, 1)),
         layers.Masking(mask_value=0.0),
-        layers.LSTM(32),
+        layers.LSTM(64),
         layers.Dense(len(ALPHABET), activation="softmax"),
     ], name="alphabet")
-    model.compile(optimizer=keras.optimizers.Adam(0.01),
+    model.compile(optimizer=keras.optimizers.Adam(0.003),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    for _ in range(20):
-        model.fit(x, y, epochs=50, batch_size=16, verbose=0)
+    for _ in range(40):
+        model.fit(x, y, epochs=50, batch_size=8, verbose=0)
         acc = float(np.mean(np.argmax(model.predict(x, verbose=0), -1) == y))
         print(f"accuracy {acc:.3f}")
         if acc == 1.0:
