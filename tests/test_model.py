@@ -1,0 +1,126 @@
+"""Model: predict structure, batching, errors, summary; random architectures vs Keras."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import lstm_np as ln
+from lstm_np.layers import Add, Dense, InputLayer
+from tests.keras_routes import TOL, max_error, randomize, route_models
+
+
+def _two_input_model(rng):
+    d1, d2 = Dense(3, name="d1", activation="relu"), Dense(3, name="d2")
+    d1.set_weights([rng.standard_normal((2, 3)), rng.standard_normal(3)])
+    d2.set_weights([rng.standard_normal((4, 3)), rng.standard_normal(3)])
+    layers = [InputLayer(batch_shape=(None, 2), name="a"),
+              InputLayer(batch_shape=(None, 4), name="b"), d1, d2, Add(name="add")]
+    nodes = [{"layer": "a", "args": None}, {"layer": "b", "args": None},
+             {"layer": "d1", "args": [0, 0]}, {"layer": "d2", "args": [1, 0]},
+             {"layer": "add", "args": [[2, 0], [3, 0]]}]
+    return ln.Model(layers, nodes, inputs=[[0, 0], [1, 0]],
+                    outputs=[[4, 0], [2, 0]], name="two")
+
+
+def test_inputs_as_list_or_dict_and_batching(rng):
+    model = _two_input_model(rng)
+    a, b = rng.standard_normal((70, 2)), rng.standard_normal((70, 4))
+    out = model.predict([a, b])
+    assert isinstance(out, list) and [o.shape for o in out] == [(70, 3), (70, 3)]
+    assert all(o.dtype == np.float32 for o in out)
+    for got, want in zip(model.predict({"b": b, "a": a}, batch_size=7), out):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_input_errors_are_clear(rng):
+    model = _two_input_model(rng)
+    a, b = rng.standard_normal((5, 2)), rng.standard_normal((5, 4))
+    with pytest.raises(ValueError, match="2 input"):
+        model.predict([a])
+    with pytest.raises(ValueError, match="missing input"):
+        model.predict({"a": a})
+    with pytest.raises(ValueError, match=r"input 'b' must have shape \(None, 4\)"):
+        model.predict([a, b[:, :3]])
+    with pytest.raises(ValueError, match="same number of samples"):
+        model.predict([a, b[:4]])
+    with pytest.raises(ValueError, match="numeric"):
+        model.predict([a.astype(str), b])
+
+
+def test_summary_lists_layers_shapes_and_params(rng):
+    lines = []
+    _two_input_model(rng).summary(print_fn=lines.append)
+    text = "\n".join(lines)
+    assert 'Model: "two"' in text
+    assert "d1 (Dense)" in text and "(None, 3)" in text and "add (Add)" in text
+    assert "Total params: 24" in text   # 2*3+3 + 4*3+3
+    assert "d1[0][0], d2[0][0]" in text
+
+
+# --------------------------------------------------------------------------- vs Keras
+def _arch(draw, L, with_embedding):
+    """Draw a list of Keras layers for a Sequential model, tracking the tensor rank."""
+    layers, rank = [], 3
+    if with_embedding:
+        layers.append(L.Embedding(9, draw(st.integers(2, 4)), mask_zero=draw(st.booleans())))
+    elif draw(st.booleans()):
+        layers.append(L.Masking(0.0))
+    for _ in range(draw(st.integers(1, 3))):
+        if rank == 3:
+            choice = draw(st.sampled_from(["lstm", "bidi", "dense", "td", "drop", "act",
+                                           "to2", "to2"]))
+        else:
+            choice = draw(st.sampled_from(["dense", "repeat", "drop", "act"]))
+        units = draw(st.integers(1, 4))
+        if choice == "lstm":
+            layers.append(L.LSTM(units, return_sequences=True,
+                                 go_backwards=draw(st.booleans()),
+                                 recurrent_activation=draw(st.sampled_from(
+                                     ["sigmoid", "hard_sigmoid", "tanh"]))))
+        elif choice == "bidi":
+            layers.append(L.Bidirectional(L.LSTM(units, return_sequences=True),
+                                          merge_mode=draw(st.sampled_from(
+                                              ["concat", "sum", "mul", "ave"]))))
+        elif choice == "dense":
+            layers.append(L.Dense(units, activation=draw(st.sampled_from(
+                [None, "relu", "tanh", "softmax", "elu", "selu", "hard_sigmoid"]))))
+        elif choice == "td":
+            layers.append(L.TimeDistributed(L.Dense(units)))
+        elif choice == "drop":
+            layers.append(draw(st.sampled_from([L.Dropout(0.3), L.GaussianNoise(0.2),
+                                                L.GaussianDropout(0.2), L.AlphaDropout(0.1)])))
+        elif choice == "act":
+            layers.append(L.Activation(draw(st.sampled_from(["tanh", "softmax", "swish"]))))
+        elif choice == "repeat":
+            layers.append(L.RepeatVector(draw(st.integers(1, 3))))
+            rank = 3
+        else:
+            layers.append(draw(st.sampled_from([
+                L.LSTM(units), L.Bidirectional(L.LSTM(units), merge_mode="concat"),
+                L.Flatten()])))
+            rank = 2
+    return layers
+
+
+@pytest.mark.keras
+@settings(max_examples=6, deadline=None)
+@given(data=st.data())
+def test_random_sequential_models_match_keras(data, tmp_path_factory):
+    import keras
+    L = keras.layers
+    emb = data.draw(st.booleans(), label="embedding")
+    t = data.draw(st.integers(1, 5), label="timesteps")
+    d = data.draw(st.integers(1, 3), label="features")
+    inp = keras.Input((t,)) if emb else keras.Input((t, d))
+    model = keras.Sequential([inp] + _arch(data.draw, L, emb))
+    randomize(model, seed=data.draw(st.integers(0, 1000), label="seed"))
+    rng = np.random.default_rng(0)
+    if emb:
+        x = rng.integers(0, 9, (6, t)).astype("float32")
+        x[:2, :1] = 0
+    else:
+        x = rng.standard_normal((6, t, d)).astype("float32")
+        x[:2, :1] = 0   # masked leading steps when Masking is present
+    want = model.predict(x, verbose=0)
+    for route, ours in route_models(model, tmp_path_factory.mktemp("hyp"), "m").items():
+        assert max_error(ours.predict(x), want) <= TOL, route
