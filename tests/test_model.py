@@ -124,3 +124,24 @@ def test_random_sequential_models_match_keras(data, tmp_path_factory):
     want = model.predict(x, verbose=0)
     for route, ours in route_models(model, tmp_path_factory.mktemp("hyp"), "m").items():
         assert max_error(ours.predict(x), want) <= TOL, route
+
+
+@pytest.mark.keras
+def test_remaining_layers_match_keras(tmp_path):
+    """Reshape, Permute, Softmax, SpatialDropout1D and the elementwise merges."""
+    import keras
+    L = keras.layers
+    rng = np.random.default_rng(1)
+    a, b = keras.Input((4, 6)), keras.Input((4, 6))
+    s = L.SpatialDropout1D(0.3)(a)
+    r = L.Reshape((6, 4))(s)
+    p = L.Permute((2, 1))(r)
+    sm = L.Softmax(axis=1)(b)
+    merges = [M()([p, sm, b]) for M in (L.Multiply, L.Average, L.Maximum, L.Minimum)]
+    y = L.LSTM(3, return_sequences=True)(L.Concatenate(axis=1)(merges))
+    out = L.Reshape((-1,))(L.Dense(2, activation="log_softmax")(y))
+    model = randomize(keras.Model([a, b], [out, L.Softmax()(y)] + merges[:2]), seed=4)
+    x = [rng.standard_normal((5, 4, 6)).astype("float32") for _ in range(2)]
+    want = model.predict(x, verbose=0)
+    for route, ours in route_models(model, tmp_path, "misc").items():
+        assert max_error(ours.predict(x), want) <= TOL, route

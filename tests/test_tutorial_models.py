@@ -7,8 +7,8 @@ Each must match ``model.predict`` to float32 max abs error <= 1e-5.
 import numpy as np
 import pytest
 
-from tests.keras_routes import (TOL, check_routes, fit_briefly, max_error, randomize,
-                                route_models)
+from tests.keras_routes import (ERRORS, TOL, check_routes, fit_briefly, max_error,
+                                randomize, route_models)
 
 pytestmark = pytest.mark.keras
 
@@ -24,6 +24,14 @@ def K(request):
         return keras, False
     import tf_keras
     return tf_keras, True
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _report_errors():
+    """Print the max error per model and route family (visible with ``pytest -s``)."""
+    yield
+    for tag, err in sorted(ERRORS.items()):
+        print(f"max abs error vs Keras  {tag:28s} {err:.3g}")
 
 
 def _rng(seed=0):

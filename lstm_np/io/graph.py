@@ -10,7 +10,7 @@ from ..layers._rnn import RNNLayer
 from ..layers.core import InputLayer
 from ..layers.wrappers import Bidirectional
 from ..model import Model, n_outputs
-from .registry import build_layer, convert_cudnn_lstm_weights
+from .registry import _REFUSED, BUILDERS, build_layer, convert_cudnn_lstm_weights
 
 __all__ = ["model_from_keras_config", "keras_major", "snake_case"]
 
@@ -169,10 +169,12 @@ def _is_op(entry):
     module = str(entry.get("module") or "")
     if module.startswith(("keras.src.ops", "keras.ops")):
         return True
-    # .h5 configs drop "module": every Layer config has "trainable", an Operation's has not
+    # .h5 configs drop "module": a Layer config has "trainable" (except a few layers whose
+    # get_config skips the base class, e.g. SpatialDropout1D), an Operation's has not
     config = entry.get("config")
-    return (not module and entry.get("class_name") != "InputLayer"
-            and isinstance(config, dict) and "trainable" not in config)
+    cls = entry.get("class_name")
+    return (not module and isinstance(config, dict) and "trainable" not in config
+            and (cls not in BUILDERS or cls == "Concatenate") and cls not in _REFUSED)
 
 
 def _parse_node(layer, node, name, ops=()):
