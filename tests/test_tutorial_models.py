@@ -273,3 +273,19 @@ def test_encoder_decoder_shared_layers(K, tmp_path):
     both = keras.Model([a, b], L.Subtract()([shared(a), shared(b)]))
     check_routes(both, [rng.random((6, 4)).astype("float32"),
                         rng.random((6, 4)).astype("float32")], tmp_path, "shared", k2)
+
+
+def test_masking_with_initial_state(K, tmp_path):
+    """Keras 3 does not give the mask to an RNN call that receives initial_state tensors
+    (Layer.__call__ fills ``mask`` only for single-tensor calls), so leading masked steps
+    are computed; tf-keras applies the mask. Each file follows the Keras that wrote it."""
+    keras, k2 = K
+    L = keras.layers
+    rng = _rng(11)
+    inp, s1, s2 = keras.Input((5, 3)), keras.Input((4,)), keras.Input((4,))
+    y = L.LSTM(4, return_sequences=True)(L.Masking()(inp), initial_state=[s1, s2])
+    model = keras.Model([inp, s1, s2], L.TimeDistributed(L.Dense(2))(y))
+    x = rng.random((6, 5, 3)).astype("float32")
+    x[:3, :2] = 0
+    states = [rng.random((6, 4)).astype("float32") for _ in range(2)]
+    check_routes(model, [x] + states, tmp_path, "mask_init", k2)
