@@ -289,3 +289,21 @@ def test_masking_with_initial_state(K, tmp_path):
     x[:3, :2] = 0
     states = [rng.random((6, 4)).astype("float32") for _ in range(2)]
     check_routes(model, [x] + states, tmp_path, "mask_init", k2)
+
+
+def test_gru_and_simple_rnn(K, tmp_path):
+    """The other RNNLayer families go through the same registry, wrappers and routes."""
+    keras, k2 = K
+    L = keras.layers
+    rng = _rng(12)
+    inp = keras.Input((6, 3))
+    m = L.Masking()(inp)
+    g = L.GRU(5, return_sequences=True)(m)
+    b = L.Bidirectional(L.GRU(3, return_sequences=True, reset_after=False),
+                        merge_mode="ave")(g)
+    s, h = L.SimpleRNN(4, return_state=True, go_backwards=True)(b)
+    model = keras.Model(inp, [L.Dense(2)(s), h])
+    x = rng.random((10, 6, 3)).astype("float32")
+    x[:3, 4:] = 0
+    fit_briefly(model, x, [rng.random((10, 2)), rng.random((10, 4))])
+    check_routes(model, x, tmp_path, "gru_simple_rnn", k2)

@@ -4,15 +4,18 @@ The same config dict arrives from a live model (``to_json()``), a ``.keras`` arc
 (``config.json``), a legacy ``.h5`` (``model_config``) and lstm_np's ``.npz``, so every
 route shares these builders; weights are supplied separately by the route.
 
-To add a recurrent family with the ``RNNLayer`` API (``GRU``, ``SimpleRNN``)::
+A recurrent family with the ``RNNLayer`` API plugs in with one line, as ``GRU`` and
+``SimpleRNN`` do::
 
-    BUILDERS["GRU"] = rnn_builder(GRU)
+    "GRU": rnn_builder(GRU),
 """
 import numpy as np
 
 from ..errors import UnsupportedKerasFeature
 from ..layers import core
+from ..layers.gru import GRU
 from ..layers.lstm import LSTM
+from ..layers.simple_rnn import SimpleRNN
 from ..layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = ["BUILDERS", "build_layer", "rnn_builder", "convert_cudnn_lstm_weights"]
@@ -102,6 +105,8 @@ def _time_distributed(config, keras_version):
 BUILDERS = {
     "InputLayer": core_builder(core.InputLayer),
     "LSTM": rnn_builder(LSTM),
+    "GRU": rnn_builder(GRU),
+    "SimpleRNN": rnn_builder(SimpleRNN),
     "CuDNNLSTM": _cudnn_lstm,
     "Bidirectional": _bidirectional,
     "TimeDistributed": _time_distributed,
