@@ -35,7 +35,10 @@ from ..activation_grads import _activate_grad
 from ..activations import _activate
 from .recurrent import LSTM_CELL
 
-__all__ = ["rnn_backward"]
+__all__ = ["rnn_backward", "BACKWARD_CELLS"]
+
+#: Cell families with a step backward in :func:`_cell_step_backward`.
+BACKWARD_CELLS = frozenset({LSTM_CELL})
 
 
 @jit

@@ -316,8 +316,11 @@ class RNNLayer:
         >>> g["x"].shape == x.shape
         True
         """
-        from ..kernels.backward import rnn_backward
+        from ..kernels.backward import BACKWARD_CELLS, rnn_backward
         cls = type(self).__name__
+        if self.CELL not in BACKWARD_CELLS:
+            raise NotImplementedError(f"{cls} {self.name!r}: the backward pass is implemented "
+                                      f"for LSTM layers only so far")
         if cache is None or len(cache) != 4:
             raise ValueError(f"{cls} {self.name!r}: backward needs the cache of "
                              f"forward(..., keep=True)")
