@@ -80,54 +80,43 @@ def _lstm_step(xw_t, states, recurrent_kernel, bias, act, rec_act, z_out):
 
 
 @jit
-def _gru_step(xw_t, states, recurrent_kernel, bias, act, rec_act, z_out):
-    """One GRU step, ``reset_after=True``, on ``xw_t = x_t @ kernel + b_in`` (B, 3U).
+def _gru_step(xw_t, states, recurrent_kernel, bias, act, rec_act, reset_after, z_out):
+    """One GRU step on ``xw_t = x_t @ kernel + b_in`` (B, 3U); both Keras conventions.
 
-    Mirrors ``GRUCell.call`` (implementation 2): ``inner = h U + b_rec``;
-    ``z = ra(x_z + inner_z)``, ``r = ra(x_r + inner_r)``, ``hh = act(x_h + r * inner_h)``;
-    ``h = z * h_tm1 + (1 - z) * hh``. ``bias`` is ``[b_in, b_rec]`` flattened (6U,) or (0,).
-    Writes ``z_pre, r_pre, hh_pre`` into ``z_out``.
+    Mirrors ``GRUCell.call`` (implementation 2), gates z, r, h:
+
+    * ``reset_after``: ``inner = h U + b_rec``; ``hh = act(x_h + r * inner_h)``;
+      ``bias`` is ``[b_in, b_rec]`` flattened (6U,) or (0,);
+    * otherwise: ``inner = h U[:, :2U]``; ``hh = act(x_h + (r * h) U[:, 2U:])``; the
+      recurrent kernel comes *transposed*, (3U, U) C-contiguous (:func:`_prepare_recurrent`),
+      so both column blocks of ``U`` are contiguous (Fortran-ordered) views and ``np.dot``
+      never copies them;
+
+    with ``z = ra(x_z + inner_z)``, ``r = ra(x_r + inner_r)`` and
+    ``h = z * h_tm1 + (1 - z) * hh``. Writes ``z_pre, r_pre, hh_pre`` into ``z_out``. One
+    activation call covers z and r (elementwise, so identical to two calls; each call site
+    of ``_activate`` costs compile time).
     """
     T = xw_t.dtype.type
-    h = states[0]                                    # (B, U)
+    h = states[0]                                        # (B, U)
     U = h.shape[1]
-    G = 3 * U
-    inner = np.dot(h, recurrent_kernel)              # (B, 3U)
-    if bias.shape[0] > 0:
-        inner = inner + bias[G:]
+    if reset_after:
+        inner = np.dot(h, recurrent_kernel)              # (B, 3U)
+        if bias.shape[0] > 0:
+            inner = inner + bias[3 * U:]
+    else:
+        inner = np.dot(h, recurrent_kernel[:2 * U].T)    # (B, 2U)
     z_out[:, :2 * U] = xw_t[:, :2 * U] + inner[:, :2 * U]
-    z = _activate(z_out[:, :U], rec_act)
-    r = _activate(z_out[:, U:2 * U], rec_act)
-    hh_pre = xw_t[:, 2 * U:] + r * inner[:, 2 * U:]   # (B, U)
+    zr = _activate(z_out[:, :2 * U], rec_act)            # (B, 2U)
+    z = zr[:, :U]
+    r = zr[:, U:]
+    if reset_after:
+        hh_pre = xw_t[:, 2 * U:] + r * inner[:, 2 * U:]  # (B, U)
+    else:
+        hh_pre = xw_t[:, 2 * U:] + np.dot(r * h, recurrent_kernel[2 * U:].T)
     z_out[:, 2 * U:] = hh_pre
     hh = _activate(hh_pre, act)
-    new = np.empty_like(states)                      # (1, B, U)
-    new[0] = z * h + (T(1) - z) * hh
-    return new
-
-
-@jit
-def _gru_reset_before_step(xw_t, states, recurrent_kernel_t, act, rec_act, z_out):
-    """One GRU step, ``reset_after=False``, on ``xw_t = x_t @ kernel + b`` (B, 3U).
-
-    Mirrors ``GRUCell.call`` (implementation 2): ``inner = h U[:, :2U]``;
-    ``z = ra(x_z + inner_z)``, ``r = ra(x_r + inner_r)``, ``hh = act(x_h + (r * h) U[:, 2U:])``;
-    ``h = z * h_tm1 + (1 - z) * hh``. Takes the recurrent kernel *transposed*,
-    ``recurrent_kernel_t`` (3U, U) C-contiguous, so that both column blocks of ``U`` are
-    contiguous (Fortran-ordered) views and ``np.dot`` never copies them.
-    Writes ``z_pre, r_pre, hh_pre`` into ``z_out``.
-    """
-    T = xw_t.dtype.type
-    h = states[0]                                    # (B, U)
-    U = h.shape[1]
-    inner = np.dot(h, recurrent_kernel_t[:2 * U].T)  # (B, 2U)
-    z_out[:, :2 * U] = xw_t[:, :2 * U] + inner
-    z = _activate(z_out[:, :U], rec_act)
-    r = _activate(z_out[:, U:2 * U], rec_act)
-    hh_pre = xw_t[:, 2 * U:] + np.dot(r * h, recurrent_kernel_t[2 * U:].T)   # (B, U)
-    z_out[:, 2 * U:] = hh_pre
-    hh = _activate(hh_pre, act)
-    new = np.empty_like(states)                      # (1, B, U)
+    new = np.empty_like(states)                          # (1, B, U)
     new[0] = z * h + (T(1) - z) * hh
     return new
 
@@ -173,10 +162,9 @@ def _cell_step(cell, xw_t, states, recurrent_kernel, bias, act, rec_act, z_out):
     """
     if cell == LSTM_CELL:
         return _lstm_step(xw_t, states, recurrent_kernel, bias, act, rec_act, z_out)
-    if cell == GRU_CELL:
-        return _gru_step(xw_t, states, recurrent_kernel, bias, act, rec_act, z_out)
-    if cell == GRU_RESET_BEFORE_CELL:
-        return _gru_reset_before_step(xw_t, states, recurrent_kernel, act, rec_act, z_out)
+    if cell == GRU_CELL or cell == GRU_RESET_BEFORE_CELL:
+        return _gru_step(xw_t, states, recurrent_kernel, bias, act, rec_act,
+                         cell == GRU_CELL, z_out)
     if cell == SIMPLE_RNN_CELL:
         return _simple_rnn_step(xw_t, states, recurrent_kernel, act, z_out)
     raise ValueError("unknown cell code")
