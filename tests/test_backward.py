@@ -372,3 +372,12 @@ def test_jit_and_pure_paths_agree(tmp_path):
         tol = 1e-5 if a.dtype == np.float32 else 1e-12
         scale = max(1.0, float(np.abs(b).max()))
         np.testing.assert_allclose(a, b, rtol=0, atol=tol * scale, err_msg=key)
+
+
+@pytest.mark.parametrize("cls", ["GRU", "SimpleRNN"])
+def test_cells_without_a_step_backward_say_so(rng, cls):
+    layer = getattr(ln, cls)(3)
+    layer.set_weights([np.zeros(s) for s in layer.weight_shapes(2)])
+    out, _, cache = layer.forward(rng.standard_normal((1, 4, 2)), keep=True)
+    with pytest.raises(NotImplementedError, match="LSTM layers only"):
+        layer.backward(np.ones_like(out), None, cache)
