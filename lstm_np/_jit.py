@@ -21,8 +21,14 @@ JIT_ENABLED = HAVE_NUMBA and os.environ.get("LSTM_NP_DISABLE_JIT", "0").lower() 
 _OPTIONS = dict(cache=True, fastmath=False, nogil=True)
 
 
-def jit(fn):
-    """Compile ``fn`` with numba when enabled; return it unchanged otherwise."""
+def jit(fn=None, *, fallback=None):
+    """Compile ``fn`` with numba when enabled; otherwise return ``fallback`` or ``fn``.
+
+    ``fallback`` is a NumPy-vectorised twin for leaves whose fast numba form is a scalar
+    loop (slow in plain Python); both forms are tested to agree.
+    """
+    if fn is None:
+        return lambda f: jit(f, fallback=fallback)
     if not JIT_ENABLED:
-        return fn
+        return fallback or fn
     return _numba.njit(**_OPTIONS)(fn)
