@@ -35,10 +35,12 @@ the arguments the activations were applied to:
   ``h_tm1 U_h (+ b_rec_h)`` from ``history`` where it needs it;
 * SimpleRNN: ``(x W + b) + h U``.
 """
+import math
+
 import numpy as np
 
 from .._jit import jit
-from ..activations import _activate
+from ..activations import SIGMOID, TANH, _act, _activate, _tanh1
 
 __all__ = ["LSTM_CELL", "GRU_CELL", "GRU_RESET_BEFORE_CELL", "SIMPLE_RNN_CELL", "N_STATES",
            "GATES", "BIAS_BLOCKS", "rnn_forward", "rnn_step"]
@@ -55,32 +57,105 @@ GATES = {LSTM_CELL: 4, GRU_CELL: 3, GRU_RESET_BEFORE_CELL: 3, SIMPLE_RNN_CELL: 1
 BIAS_BLOCKS = {LSTM_CELL: 1, GRU_CELL: 2, GRU_RESET_BEFORE_CELL: 1, SIMPLE_RNN_CELL: 1}
 
 
-@jit
-def _lstm_step(xw_t, states, recurrent_kernel, bias, act, rec_act, z_out):
-    """One LSTM step on pre-projected input ``xw_t = x_t @ kernel`` (B, 4U).
+#: Recurrent products up to this many multiply-adds (B * U * G) run in a hand loop: a
+#: multithreaded BLAS call per timestep costs more in thread hand-offs than it saves.
+SMALL_MATMUL = 1 << 20
 
-    Mirrors ``LSTMCell.call`` / ``_compute_carry_and_output_fused``: gates i, f, c, o;
-    ``c = f * c_tm1 + i * act(z_c)``; ``h = o * act(c)``. Writes ``z`` into ``z_out``.
-    """
-    h = states[0]                                    # (B, U)
-    c = states[1]                                    # (B, U)
-    U = h.shape[1]
-    z = xw_t + np.dot(h, recurrent_kernel)           # (B, 4U)
+
+def _matmul_into_arrays(h, recurrent_kernel, acc):
+    np.dot(h, recurrent_kernel, out=acc)
+
+
+@jit(fallback=_matmul_into_arrays, contract=True)
+def _matmul_into(h, recurrent_kernel, acc):
+    """``acc = h @ recurrent_kernel`` (B, G) with no allocation for small products."""
+    B, U = h.shape
+    G = recurrent_kernel.shape[1]
+    if B * U * G > SMALL_MATMUL:
+        acc[:, :] = np.dot(h, recurrent_kernel)
+        return
+    for b in range(B):
+        row = acc[b]
+        row[:] = 0
+        for k in range(U):
+            hk = h[b, k]
+            w = recurrent_kernel[k]
+            for j in range(G):           # contiguous rows: LLVM vectorises this loop
+                row[j] += hk * w[j]
+
+
+def _lstm_gates_arrays(xw_t, acc, bias, states, act, rec_act, z_out, new):
+    U = states.shape[2]
+    z = xw_t + acc                                   # (B, 4U)
     if bias.shape[0] > 0:
         z = z + bias
+    z_out[:, :] = z
     i = _activate(z[:, :U], rec_act)
     f = _activate(z[:, U:2 * U], rec_act)
     g = _activate(z[:, 2 * U:3 * U], act)
     o = _activate(z[:, 3 * U:], rec_act)
-    new = np.empty_like(states)                      # (2, B, U)
-    new[1] = f * c + i * g
+    new[1] = f * states[1] + i * g
     new[0] = o * _activate(new[1], act)
-    z_out[:, :] = z
-    return new
+
+
+@jit(fallback=_lstm_gates_arrays)
+def _lstm_gates(xw_t, acc, bias, states, act, rec_act, z_out, new):
+    """LSTM gate arithmetic for one step, fused into one pass per row (numba form).
+
+    ``z = (x_t W + h U) + b``; gates i, f, c, o; ``c = f * c_tm1 + i * act(z_c)``;
+    ``h = o * act(c)`` (``LSTMCell.call`` / ``_compute_carry_and_output_fused``).
+    tanh/sigmoid take an inlined fast path; other activations go through :func:`_act`.
+    """
+    B, G = acc.shape
+    U = G // 4
+    has_bias = bias.shape[0] > 0
+    fast = act == TANH and rec_act == SIGMOID
+    for b in range(B):
+        for j in range(G):
+            v = xw_t[b, j] + acc[b, j]
+            if has_bias:
+                v += bias[j]
+            z_out[b, j] = v
+        if not fast:
+            for j in range(U):
+                i = _act(z_out[b, j], rec_act)
+                f = _act(z_out[b, U + j], rec_act)
+                g = _act(z_out[b, 2 * U + j], act)
+                o = _act(z_out[b, 3 * U + j], rec_act)
+                new[1, b, j] = f * states[1, b, j] + i * g
+                new[0, b, j] = o * _act(new[1, b, j], act)   # c rounded to the dtype first
+            continue
+        for j in range(U):   # tanh / sigmoid written out: the loop body stays inlined
+            v = float(z_out[b, j])
+            e = math.exp(-abs(v))
+            r = 1.0 / (1.0 + e)
+            i = r if v >= 0.0 else e * r
+            v = float(z_out[b, U + j])
+            e = math.exp(-abs(v))
+            r = 1.0 / (1.0 + e)
+            f = r if v >= 0.0 else e * r
+            v = float(z_out[b, 3 * U + j])
+            e = math.exp(-abs(v))
+            r = 1.0 / (1.0 + e)
+            o = r if v >= 0.0 else e * r
+            g = _tanh1(float(z_out[b, 2 * U + j]))
+            new[1, b, j] = f * states[1, b, j] + i * g
+            new[0, b, j] = o * _tanh1(float(new[1, b, j]))
 
 
 @jit
-def _gru_step(xw_t, states, recurrent_kernel, bias, act, rec_act, reset_after, z_out):
+def _lstm_step(xw_t, states, recurrent_kernel, bias, act, rec_act, z_out, acc, new):
+    """One LSTM step on pre-projected input ``xw_t = x_t @ kernel`` (B, 4U).
+
+    Writes the new states into ``new`` (2, B, U) and ``z`` into ``z_out``; ``acc`` (B, 4U)
+    is scratch for ``h @ recurrent_kernel``.
+    """
+    _matmul_into(states[0], recurrent_kernel, acc)
+    _lstm_gates(xw_t, acc, bias, states, act, rec_act, z_out, new)
+
+
+@jit
+def _gru_step(xw_t, states, recurrent_kernel, bias, act, rec_act, reset_after, z_out, new):
     """One GRU step on ``xw_t = x_t @ kernel + b_in`` (B, 3U); both Keras conventions.
 
     Mirrors ``GRUCell.call`` (implementation 2), gates z, r, h:
@@ -116,22 +191,18 @@ def _gru_step(xw_t, states, recurrent_kernel, bias, act, rec_act, reset_after, z
         hh_pre = xw_t[:, 2 * U:] + np.dot(r * h, recurrent_kernel[2 * U:].T)
     z_out[:, 2 * U:] = hh_pre
     hh = _activate(hh_pre, act)
-    new = np.empty_like(states)                          # (1, B, U)
     new[0] = z * h + (T(1) - z) * hh
-    return new
 
 
 @jit
-def _simple_rnn_step(xw_t, states, recurrent_kernel, act, z_out):
+def _simple_rnn_step(xw_t, states, recurrent_kernel, act, z_out, acc, new):
     """One SimpleRNN step on ``xw_t = x_t @ kernel + b`` (B, U): ``h = act(xw_t + h U)``.
 
     Mirrors ``SimpleRNNCell.call``. Writes the pre-activation into ``z_out``.
     """
-    z = xw_t + np.dot(states[0], recurrent_kernel)   # (B, U)
-    new = np.empty_like(states)                      # (1, B, U)
-    new[0] = _activate(z, act)
-    z_out[:, :] = z
-    return new
+    _matmul_into(states[0], recurrent_kernel, acc)
+    z_out[:, :] = xw_t + acc                         # (B, U)
+    new[0] = _activate(z_out, act)
 
 
 @jit
@@ -154,20 +225,23 @@ def _add_input_bias(cell, xw, bias):
 
 
 @jit
-def _cell_step(cell, xw_t, states, recurrent_kernel, bias, act, rec_act, z_out):
-    """Dispatch one step of cell family ``cell``; returns the new states (S, B, U).
+def _cell_step(cell, xw_t, states, recurrent_kernel, bias, act, rec_act, z_out, acc, new):
+    """One step of cell family ``cell``: writes the new states (S, B, U) into ``new``.
 
-    ``xw_t`` already holds the input bias for non-LSTM cells (:func:`_add_input_bias`) and
-    ``recurrent_kernel`` is in the layout of :func:`_prepare_recurrent`.
+    ``xw_t`` already holds the input bias for non-LSTM cells (:func:`_add_input_bias`),
+    ``recurrent_kernel`` is in the layout of :func:`_prepare_recurrent`; ``z_out`` receives
+    the activation arguments and ``acc`` (B, G) is scratch. Nothing is allocated for the
+    LSTM and SimpleRNN.
     """
     if cell == LSTM_CELL:
-        return _lstm_step(xw_t, states, recurrent_kernel, bias, act, rec_act, z_out)
-    if cell == GRU_CELL or cell == GRU_RESET_BEFORE_CELL:
-        return _gru_step(xw_t, states, recurrent_kernel, bias, act, rec_act,
-                         cell == GRU_CELL, z_out)
-    if cell == SIMPLE_RNN_CELL:
-        return _simple_rnn_step(xw_t, states, recurrent_kernel, act, z_out)
-    raise ValueError("unknown cell code")
+        _lstm_step(xw_t, states, recurrent_kernel, bias, act, rec_act, z_out, acc, new)
+    elif cell == GRU_CELL or cell == GRU_RESET_BEFORE_CELL:
+        _gru_step(xw_t, states, recurrent_kernel, bias, act, rec_act, cell == GRU_CELL,
+                  z_out, new)
+    elif cell == SIMPLE_RNN_CELL:
+        _simple_rnn_step(xw_t, states, recurrent_kernel, act, z_out, acc, new)
+    else:
+        raise ValueError("unknown cell code")
 
 
 @jit
@@ -197,24 +271,27 @@ def _rnn_forward(cell, x, kernel, recurrent_kernel, bias, states0, mask, act, re
     else:
         zs = np.empty((0, 0, 0), dtype=x.dtype)
         history = np.empty((0, 0, 0, 0), dtype=x.dtype)
-    z = np.empty((B, G), dtype=x.dtype)
+    z = np.empty((B, G), dtype=x.dtype)                        # step scratch, reused
+    acc = np.empty((B, G), dtype=x.dtype)
+    new = np.empty_like(states)
     for s in range(T):
         t = T - 1 - s if go_backwards else s
         if keep:
             history[:, :, s, :] = states
-        new = _cell_step(cell, xw[:, t, :], states, rk, bias, act, rec_act, z)
+        _cell_step(cell, xw[:, t, :], states, rk, bias, act, rec_act, z, acc, new)
         if keep:
             zs[:, s, :] = z
         if has_mask:
             for b in range(B):
                 if mask[b, t]:
-                    states[:, b, :] = new[:, b, :]
                     prev[b, :] = new[0, b, :]
-                elif zero_output_for_mask:
-                    prev[b, :] = 0
+                else:                                          # carry the states
+                    new[:, b, :] = states[:, b, :]
+                    if zero_output_for_mask:
+                        prev[b, :] = 0
         else:
-            states = new
             prev[:, :] = new[0]
+        states, new = new, states
         outputs[:, s if return_sequences else 0, :] = prev
     return outputs, states, zs, history
 
@@ -272,12 +349,18 @@ def rnn_forward(cell, x, kernel, recurrent_kernel, bias, states0, mask, act, rec
 
 @jit
 def _rnn_step(cell, x_t, kernel, recurrent_kernel, bias, states, act, rec_act):
-    xw = np.dot(x_t, kernel)                                 # (B, G)
+    B = x_t.shape[0]
+    G = kernel.shape[1]
+    xw = np.empty((B, G), dtype=x_t.dtype)
+    _matmul_into(x_t, kernel, xw)                            # (B, G)
     _add_input_bias(cell, xw, bias)
     z = np.empty_like(xw)
+    acc = np.empty_like(xw)
+    new = np.empty_like(states)
     # xw[:, :] has the driver's xw[:, t, :] layout, so both share one _cell_step compile.
-    return _cell_step(cell, xw[:, :], states, _prepare_recurrent(cell, recurrent_kernel),
-                      bias, act, rec_act, z)
+    _cell_step(cell, xw[:, :], states, _prepare_recurrent(cell, recurrent_kernel), bias, act,
+               rec_act, z, acc, new)
+    return new
 
 
 def rnn_step(cell, x_t, kernel, recurrent_kernel, bias, states, act, rec_act):
