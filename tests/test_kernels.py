@@ -4,10 +4,6 @@ Runs on whichever path is active: the numba one by default, the pure-NumPy one u
 ``LSTM_NP_DISABLE_JIT=1`` (CI runs both); ``test_jit_and_pure_paths_agree`` compares the two
 directly in one run.
 """
-import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -17,6 +13,7 @@ import lstm_np as ln
 from lstm_np.activations import ACTIVATIONS, activate, resolve
 
 from . import naive
+from .jit_paths import run_on_both_paths
 from .strategies import ACTIVATION_NAMES, make_data, rnn_configs
 
 # float32 against a float64 oracle: a few ulps per operation, compounding over timesteps.
@@ -224,7 +221,6 @@ np.savez(sys.argv[2], jit=np.array(ln.JIT_ENABLED), **out)
 @pytest.mark.skipif(not ln.HAVE_NUMBA, reason="numba not installed")
 def test_jit_and_pure_paths_agree(tmp_path):
     """The same configurations through numba and through plain NumPy, in two processes."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     cfgs = []
     for cell in CELLS:
         for k, (dt, act) in enumerate([("float32", "tanh"), ("float64", "tanh"),
@@ -235,16 +231,9 @@ def test_jit_and_pure_paths_agree(tmp_path):
                                     return_sequences=True, go_backwards=k % 3 == 0,
                                     mask_kind="random", initial_state=True, weight_scale=1.0,
                                     dtype=dt, seed=k)))
-    results = {}
-    for flag in ("0", "1"):
-        path = tmp_path / f"out{flag}.npz"
-        env = dict(os.environ, LSTM_NP_DISABLE_JIT=flag)
-        subprocess.run([sys.executable, "-c", _PATH_SCRIPT.format(root=root), json.dumps(cfgs),
-                        str(path)], check=True, env=env)
-        results[flag] = dict(np.load(path))
-    assert bool(results["0"].pop("jit")) and not bool(results["1"].pop("jit"))
-    for key, a in results["0"].items():
-        b = results["1"][key]
+    jitted, pure = run_on_both_paths(_PATH_SCRIPT, cfgs, tmp_path)
+    for key, a in jitted.items():
+        b = pure[key]
         assert a.dtype == b.dtype
         # Same operations in the same order; only libm vs NumPy's SIMD transcendental
         # functions may differ, by an ulp or so.
