@@ -320,6 +320,30 @@ class Model:
     def __repr__(self):
         return f"<lstm_np.Model {self.name!r}: {len(self.layers)} layers>"
 
+    # -------------------------------------------------------------- gradients
+    def gradients(self, x, d_outputs):
+        """Gradients of ``loss = sum(outputs * d_outputs)`` (one batch, inference mode).
+
+        ``d_outputs`` has the outputs' structure (an array, a list, or a dict for dict
+        outputs; ``None`` entries mean zeros). Returns a dict: ``"inputs"`` (x's structure;
+        ``None`` for integer inputs such as Embedding ids), ``"weights"`` (aligned with
+        :meth:`get_weights`), ``"layers"`` (``{name: [arrays as layer.get_weights()]}``)
+        and ``"outputs"`` (as :meth:`__call__`). Supported layers and semantics:
+        :mod:`lstm_np.gradients`; any other layer raises ``NotImplementedError``.
+        """
+        from .gradients import model_gradients
+        return model_gradients(self, x, d_outputs)
+
+    def input_gradients(self, x, output_index=0, class_index=None):
+        """Saliency: ``d output[..., class] / d input`` per sample.
+
+        ``class_index`` None takes each sample's argmax; an int or a (B,) array picks the
+        class. A sequence output (B, T, C) is read at its last timestep. Returns x's
+        structure (``None`` for integer inputs).
+        """
+        from .gradients import input_gradients
+        return input_gradients(self, x, output_index, class_index)
+
 
 def _fmt_shape(shape):
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + \
