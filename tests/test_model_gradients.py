@@ -152,6 +152,19 @@ def test_bidirectional(keras, rng, mode):
     _compare(m, x, rng)
 
 
+@pytest.mark.keras
+def test_functional_states_and_merges(keras, rng):
+    """return_state, initial_state tensors, Add / Subtract / Concatenate in a graph."""
+    K = keras
+    keras.utils.set_random_seed(5)
+    inp = K.Input((6, 4))
+    y, h, c = K.layers.LSTM(5, return_state=True)(inp)
+    y2 = K.layers.LSTM(5)(inp, initial_state=[h, c])
+    z = K.layers.Concatenate()([K.layers.Add()([y, y2]), K.layers.Subtract()([y, h])])
+    m = K.Model(inp, K.layers.Dense(3, "softmax")(z), name="functional")
+    _compare(m, rng.standard_normal((3, 6, 4)).astype(np.float32), rng, check_saliency=True)
+
+
 # ----------------------------------------------------------------------------- no TF
 def _fd_model(rng):
     dt = "float64"
