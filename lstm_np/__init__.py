@@ -5,9 +5,10 @@ from .errors import LoadError, LstmNpError, UnsupportedKerasFeature
 from .io import from_keras, load
 from .layers import GRU, LSTM, SimpleRNN
 from .model import Model
+from .verify import VerifyReport, verify   # imports Keras only when called
 
 __version__ = "0.1.0"
 
 __all__ = ["LSTM", "GRU", "SimpleRNN", "Model", "load", "from_keras", "LoadError", "LstmNpError",
-           "UnsupportedKerasFeature", "UnsupportedActivation", "HAVE_NUMBA", "JIT_ENABLED",
-           "__version__"]
+           "UnsupportedKerasFeature", "UnsupportedActivation", "verify", "VerifyReport",
+           "HAVE_NUMBA", "JIT_ENABLED", "__version__"]
