@@ -8,7 +8,7 @@ config, is plain JSON (``get_config()``), which the ``.npz`` format stores.
 """
 import numpy as np
 
-from .errors import LstmNpError
+from .errors import InputError, LstmNpError
 from .layers._rnn import RNNLayer
 from .layers.core import InputLayer
 from .layers.wrappers import Bidirectional, TimeDistributed, rnn_apply, rnn_output_shapes
@@ -99,26 +99,37 @@ class Model:
             self._by_name[layer.name] = layer
         self.nodes = [dict(n) for n in nodes]
         for k, node in enumerate(self.nodes):
-            if node["layer"] not in self._by_name:
-                raise LstmNpError(f"node {k} calls unknown layer {node['layer']!r}")
+            if not isinstance(node.get("layer"), str) or node["layer"] not in self._by_name:
+                raise LstmNpError(f"node {k} calls unknown layer {node.get('layer')!r}")
             for ref in self._refs(node):
-                if not 0 <= ref[0] < k:
-                    raise LstmNpError(f"node {k} ({node['layer']}) uses tensor {list(ref)} "
-                                      f"that is not computed before it")
+                self._check_ref(ref, k, f"node {k} ({node['layer']})")
         self.inputs = [list(r) for r in inputs]
         self.outputs = outputs
+        for ref in self.inputs + self._output_refs():
+            self._check_ref(ref, len(self.nodes), "model input/output")
         self.name = name
         self.keras_version = int(keras_version)
         self.sequential = bool(sequential)
         self.input_names = [self.nodes[r[0]]["layer"] for r in self.inputs]
+
+    def _check_ref(self, ref, limit, what):
+        """A tensor reference ``[node < limit, output index of that node's layer]``."""
+        ok = (isinstance(ref, (list, tuple)) and len(ref) == 2
+              and all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in ref)
+              and 0 <= ref[0] < limit)
+        if ok:
+            ok = 0 <= ref[1] < n_outputs(self._by_name[self.nodes[ref[0]]["layer"]])
+        if not ok:
+            raise LstmNpError(f"{what} uses tensor {ref!r} that is not computed before it")
 
     @staticmethod
     def _refs(node):
         args = node.get("args")
         refs = []
         if args is not None:
-            refs += [args] if _is_ref(args) else list(args)
-        refs += list(node.get("initial_state") or [])
+            refs += [args] if _is_ref(args) or not isinstance(args, (list, tuple)) else list(args)
+        init = node.get("initial_state") or []
+        refs += list(init) if isinstance(init, (list, tuple)) else [init]
         return refs
 
     def get_layer(self, name):
@@ -136,7 +147,7 @@ class Model:
         if isinstance(x, dict):
             missing = [n for n in names if n not in x]
             if missing:
-                raise ValueError(f"predict: missing input(s) {missing}; the model's inputs "
+                raise InputError(f"predict: missing input(s) {missing}; the model's inputs "
                                  f"are {names}")
             xs = [x[n] for n in names]
         elif isinstance(x, (list, tuple)) and len(names) > 1:
@@ -146,22 +157,28 @@ class Model:
         else:
             xs = [x]
         if len(xs) != len(names):
-            raise ValueError(f"predict: the model has {len(names)} input(s) {names}; "
+            raise InputError(f"predict: the model has {len(names)} input(s) {names}; "
                              f"received {len(xs)}")
         out = []
         for k, v in enumerate(xs):
-            v = np.asarray(v)
+            try:
+                v = np.asarray(v)
+            except (ValueError, TypeError) as exc:   # ragged nested lists
+                raise InputError(f"predict: input {names[k]!r} is not an array ({exc})") from None
             if v.dtype == object or v.dtype.kind not in "biuf":
-                raise ValueError(f"predict: input {names[k]!r} must be numeric; received "
+                raise InputError(f"predict: input {names[k]!r} must be numeric; received "
                                  f"dtype {v.dtype}")
             shape = self._input_shape(k)
             if shape is not None and (v.ndim != len(shape) or any(
                     d is not None and d != s for d, s in zip(shape[1:], v.shape[1:]))):
-                raise ValueError(f"predict: input {names[k]!r} must have shape {shape} "
+                raise InputError(f"predict: input {names[k]!r} must have shape {shape} "
                                  f"(None = any); received {v.shape}")
             out.append(v)
+        if any(v.ndim == 0 for v in out):
+            raise InputError(f"predict: inputs must have a batch dimension; received shapes "
+                             f"{[v.shape for v in out]}")
         if len({v.shape[0] for v in out}) != 1:
-            raise ValueError("predict: all inputs must have the same number of samples; "
+            raise InputError("predict: all inputs must have the same number of samples; "
                              f"received {[v.shape[0] for v in out]}")
         return out
 
@@ -177,7 +194,12 @@ class Model:
             if args is None:
                 if k not in input_of:
                     raise LstmNpError(f"input node {node['layer']!r} is not a model input")
-                outs, ms = [layer.call(input_of[k])], [None]
+                try:
+                    outs, ms = [layer.call(input_of[k])], [None]
+                except LstmNpError:
+                    raise
+                except (ValueError, TypeError, IndexError) as exc:
+                    raise InputError(str(exc)) from exc
             else:
                 if _is_ref(args):
                     x, m = values[args[0]][args[1]], masks[args[0]][args[1]]
@@ -187,8 +209,13 @@ class Model:
                 init = node.get("initial_state")
                 if init:
                     init = [values[r[0]][r[1]] for r in init]
-                outs, ms = apply_layer(layer, x, m, init or None,
-                                       mask_in_call=node.get("call_mask", True))
+                try:
+                    outs, ms = apply_layer(layer, x, m, init or None,
+                                           mask_in_call=node.get("call_mask", True))
+                except LstmNpError:
+                    raise
+                except (ValueError, TypeError, IndexError) as exc:   # shapes that do not fit
+                    raise InputError(str(exc)) from exc
             values.append(outs)
             masks.append(ms)
         return [values[r[0]][r[1]] for r in self._output_refs()]
@@ -202,18 +229,38 @@ class Model:
 
         Returns one array, or a list (a dict for dict outputs) as Keras does. Stateful
         layers carry their states across batches and calls; see :meth:`reset_states`.
+        An empty batch returns empty outputs of the right shape. Bad inputs raise
+        :class:`~lstm_np.errors.InputError` (a ``ValueError``) naming expected and received.
+
+        Thread safety: a stateless model may be shared by threads (predict only reads the
+        weights). A stateful model is not thread-safe (its states are shared): use one
+        model per thread.
         """
         xs = self._standardize(x)
         n = xs[0].shape[0]
         if n == 0:
-            raise ValueError("predict: received an empty batch")
+            return self._structure(self._empty_outputs(xs))
         bs = 32 if batch_size is None else int(batch_size)
         if bs < 1:
-            raise ValueError(f"predict: batch_size must be positive; received {batch_size}")
+            raise InputError(f"predict: batch_size must be positive; received {batch_size}")
         chunks = [self._run([v[s:s + bs] for v in xs]) for s in range(0, n, bs)]
         outs = [np.concatenate([c[k] for c in chunks], axis=0) if len(chunks) > 1
                 else chunks[0][k] for k in range(len(chunks[0]))]
         return self._structure(outs)
+
+    def _empty_outputs(self, xs):
+        """Outputs for a batch of 0: run one zero sample (states restored), keep 0 rows."""
+        holders = []
+        for layer in self.layers:
+            holders += [layer] + [getattr(layer, a) for a in ("forward_layer", "backward_layer",
+                                                              "layer") if hasattr(layer, a)]
+        saved = [(h, h.states) for h in holders if hasattr(h, "states")]
+        try:
+            outs = self._run([np.zeros((1,) + v.shape[1:], v.dtype) for v in xs])
+        finally:
+            for h, st in saved:
+                h.states = st
+        return [np.asarray(o)[:0] for o in outs]
 
     def _structure(self, outs):
         outs = [np.asarray(o) for o in outs]

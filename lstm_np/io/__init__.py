@@ -19,19 +19,27 @@ def load(path):
 
     Accepts Keras 3 ``.keras`` archives, legacy ``.h5`` files written by Keras 2 (tf-keras)
     or Keras 3, and lstm_np's own ``.npz``. The format is detected from the content.
+
+    Safe on untrusted files: nothing is unpickled or executed, sizes are bounded
+    (:mod:`lstm_np.io.limits`), and every failure raises an :class:`~lstm_np.LstmNpError`
+    (:class:`~lstm_np.LoadError` for a malformed file, :class:`~lstm_np.UnsupportedKerasFeature`
+    for a valid model using something lstm_np does not implement).
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise LoadError(f"{path}: no such file")
-    with open(path, "rb") as fh:
-        head = fh.read(8)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        raise LoadError(f"{path}: cannot be read ({exc})") from None
     if head.startswith(_HDF5_MAGIC):
         return load_legacy_h5(path)
     if head.startswith(b"PK"):
         try:
             with zipfile.ZipFile(path) as zf:
                 names = set(zf.namelist())
-        except zipfile.BadZipFile as exc:
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
             raise LoadError(f"{path}: corrupt zip file ({exc})") from None
         if f"{HEADER_KEY}.npy" in names:
             return load_npz(path)

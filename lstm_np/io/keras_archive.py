@@ -9,13 +9,11 @@ as an attribute, which is used when present; otherwise the snake_case counters a
 reproduced (``_save_container_state``).
 """
 import io
-import json
 import zipfile
 
-import numpy as np
-
-from ..errors import LoadError
+from ..errors import LoadError, LstmNpError
 from .graph import keras_major, model_from_keras_config, snake_case
+from .limits import MAX_JSON_BYTES, check_config, guard, parse_json, read_dataset, read_member
 
 __all__ = ["load_keras_archive"]
 
@@ -28,31 +26,43 @@ def _h5py():
     return h5py
 
 
-def _sorted_vars(group):
+def _sorted_vars(group, where):
     keys = sorted(group.keys(), key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k))
     out = []
     for k in keys:
         ds = group[k]
+        if hasattr(ds, "keys"):
+            raise LoadError(f"{where}: {ds.name} is a group where a weight array is expected")
         if ds.attrs.get("dtype") == "bfloat16":
             raise LoadError(f"bfloat16 weights ({ds.name}) are not supported")
-        out.append(np.asarray(ds))
+        out.append(read_dataset(ds, where))
     return out
 
 
-def collect_weights(group):
+def collect_weights(group, where="model.weights.h5", _depth=0):
     """All variables under a layer group, in Keras ``get_weights()`` order."""
-    out = _sorted_vars(group["vars"]) if "vars" in group else []
+    if _depth > 8:
+        raise LoadError(f"{where}: weight groups nested too deeply at {group.name}")
+    vars_ = group["vars"] if "vars" in group else None
+    if vars_ is not None and not hasattr(vars_, "keys"):
+        raise LoadError(f"{where}: {vars_.name} is not a group")
+    out = _sorted_vars(vars_, where) if vars_ is not None else []
     subs = [k for k in group.keys() if k != "vars"]
     if "forward_layer" in subs:
         subs = ["forward_layer", "backward_layer"]
     for k in subs:
-        if hasattr(group[k], "keys"):
-            out += collect_weights(group[k])
+        if k in group and hasattr(group[k], "keys"):
+            out += collect_weights(group[k], where, _depth + 1)
     return out
 
 
+@guard(".keras archive")
 def load_keras_archive(path_or_file):
-    """Load a Keras 3 ``.keras`` archive into a :class:`lstm_np.Model`."""
+    """Load a Keras 3 ``.keras`` archive into a :class:`lstm_np.Model`.
+
+    Read in memory (zipfile, json, h5py); member sizes, JSON nesting, layer sizes and
+    weight sizes are bounded (:mod:`lstm_np.io.limits`); every failure is a ``LoadError``.
+    """
     try:
         zf = zipfile.ZipFile(path_or_file)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -61,27 +71,48 @@ def load_keras_archive(path_or_file):
         names = set(zf.namelist())
         if "config.json" not in names:
             raise LoadError(f"{path_or_file}: no config.json in the archive")
-        try:
-            config = json.loads(zf.read("config.json"))
-            meta = json.loads(zf.read("metadata.json")) if "metadata.json" in names else {}
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise LoadError(f"{path_or_file}: malformed JSON in the archive ({exc})") from None
+        config = parse_json(read_member(zf, "config.json", path_or_file, MAX_JSON_BYTES),
+                            f"{path_or_file}: config.json")
+        meta = (parse_json(read_member(zf, "metadata.json", path_or_file, MAX_JSON_BYTES),
+                           f"{path_or_file}: metadata.json")
+                if "metadata.json" in names else {})
+        if not isinstance(meta, dict):
+            meta = {}
+        if not isinstance(config, dict):
+            raise LoadError(f"{path_or_file}: config.json is not a JSON object")
+        check_config(config, f"{path_or_file}: config.json")
         if "model.weights.h5" not in names:
             other = sorted(n for n in names if n.startswith("model.weights"))
             raise LoadError(f"{path_or_file}: no model.weights.h5 in the archive "
                             f"(found {other or 'none'}; only h5 weights are supported)")
-        blob = zf.read("model.weights.h5")
+        blob = read_member(zf, "model.weights.h5", path_or_file)
     kv = keras_major(meta.get("keras_version"), default=3)
     h5py = _h5py()
+    where = f"{path_or_file}: model.weights.h5"
     try:
         f = h5py.File(io.BytesIO(blob), "r")
-    except OSError as exc:
-        raise LoadError(f"{path_or_file}: model.weights.h5 is not valid HDF5 ({exc})") from None
+    except Exception as exc:
+        raise LoadError(f"{where} is not valid HDF5 ({exc})") from None
     with f:
-        groups = _layer_groups(f, config)
+        try:
+            groups = _layer_groups(f, config)
+        except LstmNpError:
+            raise
+        except Exception as exc:   # h5py errors on a corrupt file, malformed config entries
+            raise LoadError(f"{where}: unreadable layer groups "
+                            f"({type(exc).__name__}: {exc})") from None
+
         def weights_of(name, entry, index):
             g = groups.get(name)
-            return collect_weights(g) if g is not None else []
+            if g is None:
+                return []
+            try:
+                return collect_weights(g, where)
+            except LstmNpError:
+                raise
+            except Exception as exc:
+                raise LoadError(f"{where}: weights of layer {name!r} are unreadable "
+                                f"({type(exc).__name__}: {exc})") from None
         return model_from_keras_config(config, kv, weights_of)
 
 

@@ -6,13 +6,12 @@ Layout (tf-keras ``saving/legacy/hdf5_format.py``; Keras 3
 whose order is the layer's ``get_weights()`` order. Long attributes are split into
 ``name0``, ``name1``, ... chunks.
 """
-import json
-
 import numpy as np
 
 from ..errors import LoadError
 from .graph import keras_major, model_from_keras_config
 from .keras_archive import _h5py
+from .limits import check_config, guard, parse_json, read_dataset
 
 __all__ = ["load_legacy_h5"]
 
@@ -38,34 +37,41 @@ def _attr(group, name):
     return values
 
 
+@guard(".h5 model file")
 def load_legacy_h5(path_or_file):
-    """Load a legacy Keras ``.h5`` model file into a :class:`lstm_np.Model`."""
+    """Load a legacy Keras ``.h5`` model file into a :class:`lstm_np.Model`.
+
+    JSON nesting, layer sizes and weight sizes are bounded (:mod:`lstm_np.io.limits`);
+    every failure is a ``LoadError``.
+    """
     h5py = _h5py()
     try:
         f = h5py.File(path_or_file, "r")
-    except OSError as exc:
+    except Exception as exc:   # OSError, or h5py's own errors on a corrupt superblock
         raise LoadError(f"{path_or_file}: not a readable HDF5 file ({exc})") from None
     with f:
         raw = _attr(f, "model_config")
         if raw is None:
             raise LoadError(f"{path_or_file}: no model_config attribute (a weights-only file "
                             f"cannot be loaded without the model's architecture)")
-        try:
-            config = json.loads(raw)
-        except ValueError as exc:
-            raise LoadError(f"{path_or_file}: malformed model_config JSON ({exc})") from None
+        config = parse_json(raw, f"{path_or_file}: model_config attribute")
+        check_config(config, f"{path_or_file}: model_config attribute")
         kv = keras_major(_attr(f, "keras_version"), default=2)
         weights_root = f["model_weights"] if "model_weights" in f else f
 
         def weights_of(name, entry, index):
-            if name not in weights_root:
+            if not isinstance(name, str) or name not in weights_root:
                 return []
             g = weights_root[name]
             names = _attr(g, "weight_names") or []
-            try:
-                return [np.asarray(g[n]) for n in names]
-            except KeyError as exc:
-                raise LoadError(f"{path_or_file}: layer {name!r} lists weight {exc} that is "
-                                f"not in the file") from None
+            if isinstance(names, str):
+                names = [names]
+            out = []
+            for n in names:
+                if n not in g or hasattr(g[n], "keys"):
+                    raise LoadError(f"{path_or_file}: layer {name!r} lists weight {n!r} that "
+                                    f"is not an array in the file")
+                out.append(read_dataset(g[n], f"{path_or_file}: model_weights/{name}"))
+            return out
 
         return model_from_keras_config(config, kv, weights_of)
