@@ -136,9 +136,10 @@ def check_config(config, where):
                 flat = [v for v in value if not isinstance(v, list)] + [
                     w for v in value if isinstance(v, list) for w in v]
                 for d in flat:
-                    if _too_big(d, MAX_DIM):
-                        raise LoadError(f"{where}: {key} dimension {d!r} exceeds the limit "
-                                        f"of {MAX_DIM}")
+                    if _too_big(d, MAX_DIM) or (isinstance(d, (int, float))
+                                                and not isinstance(d, bool) and d < 0):
+                        raise LoadError(f"{where}: {key} dimension {d!r} is negative or "
+                                        f"exceeds the limit of {MAX_DIM}")
             if isinstance(value, (dict, list)):
                 stack.append(value)
 
