@@ -137,7 +137,8 @@ def check_config(config, where):
                     w for v in value if isinstance(v, list) for w in v]
                 for d in flat:
                     if _too_big(d, MAX_DIM) or (isinstance(d, (int, float))
-                                                and not isinstance(d, bool) and d < 0):
+                                                and not isinstance(d, bool) and d < 0
+                                                and not (key == "target_shape" and d == -1)):
                         raise LoadError(f"{where}: {key} dimension {d!r} is negative or "
                                         f"exceeds the limit of {MAX_DIM}")
             if isinstance(value, (dict, list)):
