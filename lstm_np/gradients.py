@@ -30,6 +30,7 @@ from .layers.core import (
     Softmax, Subtract, _as_float, apply_activation, softmax,
 )
 from .layers.wrappers import Bidirectional, TimeDistributed
+from .model import _is_ref, node_inputs
 
 __all__ = ["model_gradients", "input_gradients", "forward", "backward"]
 
@@ -302,11 +303,6 @@ def _rule(layer):
 
 
 # ----------------------------------------------------------------------------- graph walk
-def _is_ref(x):
-    return isinstance(x, (list, tuple)) and len(x) == 2 and all(
-        isinstance(v, (int, np.integer)) for v in x)
-
-
 class _Tape:
     """What one forward pass of a model keeps for :func:`backward`."""
 
@@ -344,13 +340,7 @@ def forward(model, xs):
             if args is None:
                 outs, ms, cache = fwd(layer, input_of[k], None, None, True)
             else:
-                if _is_ref(args):
-                    x, m = values[args[0]][args[1]], masks[args[0]][args[1]]
-                else:
-                    x = [values[r[0]][r[1]] for r in args]
-                    m = [masks[r[0]][r[1]] for r in args]
-                init = node.get("initial_state")
-                init = [values[r[0]][r[1]] for r in init] if init else None
+                x, m, init = node_inputs(node, values, masks)
                 if init is not None and not isinstance(layer, (RNNLayer, Bidirectional)):
                     raise ValueError(f"{_cls(layer)} {layer.name!r} does not take "
                                      f"initial_state")

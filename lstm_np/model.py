@@ -68,6 +68,23 @@ def _is_ref(x):
         isinstance(v, (int, np.integer)) for v in x)
 
 
+def node_inputs(node, values, masks):
+    """The tensors a graph node consumes: ``(x, mask, initial_state or None)``.
+
+    ``values[k][j]`` / ``masks[k][j]`` hold output ``j`` of node ``k``; ``node["args"]`` is one
+    ``[k, j]`` reference or a list of them (merge layers).
+    """
+    args = node["args"]
+    if _is_ref(args):
+        x, m = values[args[0]][args[1]], masks[args[0]][args[1]]
+    else:
+        x = [values[r[0]][r[1]] for r in args]
+        m = [masks[r[0]][r[1]] for r in args]
+    init = node.get("initial_state")
+    init = [values[r[0]][r[1]] for r in init] if init else None
+    return x, m, init
+
+
 class Model:
     """A Keras model for inference.
 
@@ -201,16 +218,9 @@ class Model:
                 except (ValueError, TypeError, IndexError) as exc:
                     raise InputError(str(exc)) from exc
             else:
-                if _is_ref(args):
-                    x, m = values[args[0]][args[1]], masks[args[0]][args[1]]
-                else:
-                    x = [values[r[0]][r[1]] for r in args]
-                    m = [masks[r[0]][r[1]] for r in args]
-                init = node.get("initial_state")
-                if init:
-                    init = [values[r[0]][r[1]] for r in init]
+                x, m, init = node_inputs(node, values, masks)
                 try:
-                    outs, ms = apply_layer(layer, x, m, init or None,
+                    outs, ms = apply_layer(layer, x, m, init,
                                            mask_in_call=node.get("call_mask", True))
                 except LstmNpError:
                     raise
