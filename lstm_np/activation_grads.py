@@ -39,7 +39,7 @@ from .activations import (
     CELU, ELU, EXPONENTIAL, GELU, HARD_SHRINK, HARD_SIGMOID, HARD_SIGMOID_K2, HARD_SILU,
     HARD_TANH, LEAKY_RELU, LINEAR, LOG_SIGMOID, MISH, RELU, RELU6, SELU, SIGMOID, SILU,
     SOFT_SHRINK, SOFTPLUS, SOFTSIGN, SPARSE_PLUS, SPARSE_SIGMOID, SQUAREPLUS, TANH,
-    TANH_SHRINK, _SELU_ALPHA, _SELU_SCALE, _erf, _sigmoid, _softplus,
+    TANH_SHRINK, _LEAKY_SLOPE, _SELU_ALPHA, _SELU_SCALE, _erf, _sigmoid, _softplus,
 )
 
 __all__ = ["activate_grad"]
@@ -74,7 +74,7 @@ def _activate_grad(x, y, code):
     if code == RELU6:
         return np.where((x > zero) & (x < T(6)), one, zero)
     if code == LEAKY_RELU:
-        return np.where(x > zero, one, T(0.2))
+        return np.where(x > zero, one, T(_LEAKY_SLOPE))
     if code == ELU:  # TF EluGrad: y < 0 ? y + 1 : 1
         return np.where(y < zero, y + one, one)
     if code == SELU:  # TF SeluGrad: y < 0 ? y + scale*alpha : scale

@@ -35,6 +35,9 @@ ACTIVATIONS = {
     "squareplus": SQUAREPLUS, "sparse_sigmoid": SPARSE_SIGMOID, "hard_shrink": HARD_SHRINK,
 }
 
+# tf.nn.leaky_relu keeps its alpha as a float32 constant, so Keras's 0.2 slope is float32(0.2)
+# = 0.20000000298023224 even in float64 models (checked against Keras 3 float64 predict).
+_LEAKY_SLOPE = 0.20000000298023224
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
@@ -118,8 +121,8 @@ def _activate_arrays(x, code):
         return np.maximum(x, zero)
     if code == RELU6:
         return np.minimum(np.maximum(x, zero), T(6))
-    if code == LEAKY_RELU:  # Keras 3 default negative_slope=0.2
-        return np.where(x >= zero, x, x * T(0.2))
+    if code == LEAKY_RELU:  # Keras 3 default negative_slope=0.2 (as float32, like TF)
+        return np.where(x >= zero, x, x * T(_LEAKY_SLOPE))
     if code == ELU:
         return np.where(x > zero, x, np.expm1(np.minimum(x, zero)))
     if code == SELU:
@@ -187,7 +190,7 @@ def _act(v, code):
     if code == RELU6:
         return min(max(v, 0.0), 6.0)
     if code == LEAKY_RELU:
-        return v if v >= 0.0 else v * 0.2
+        return v if v >= 0.0 else v * _LEAKY_SLOPE
     if code == ELU:
         return v if v > 0.0 else math.expm1(v)
     if code == SELU:

@@ -29,7 +29,8 @@ ACTIVATIONS = {
     "hard_sigmoid_k2": lambda x: np.clip(0.2 * x + 0.5, 0.0, 1.0),
     "relu": lambda x: np.maximum(x, 0.0),
     "relu6": lambda x: np.clip(x, 0.0, 6.0),
-    "leaky_relu": lambda x: np.where(x >= 0, x, 0.2 * x),
+    # TF multiplies by alpha held as float32: float32(0.2), also in float64 models.
+    "leaky_relu": lambda x: np.where(x >= 0, x, float(np.float32(0.2)) * x),
     "elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0.0))),
     "selu": lambda x: _SELU_SCALE * np.where(x > 0, x, _SELU_ALPHA * np.expm1(np.minimum(x, 0.0))),
     "celu": lambda x: np.maximum(x, 0.0) + np.expm1(np.minimum(x, 0.0)),
