@@ -18,7 +18,10 @@ JIT_ENABLED = HAVE_NUMBA and os.environ.get("LSTM_NP_DISABLE_JIT", "0").lower() 
 
 # fastmath stays off: it lets LLVM reorder float operations and drop NaN/inf semantics,
 # which would break equivalence with Keras (see umap commit a59c9ff).
-_OPTIONS = dict(cache=True, fastmath=False, nogil=True)
+# error_model="numpy": float division by zero gives inf/nan as in NumPy (the pure-NumPy path)
+# instead of raising ZeroDivisionError; the check numba's default inserts before every
+# division also stops LLVM from vectorising a loop that divides.
+_OPTIONS = dict(cache=True, fastmath=False, nogil=True, error_model="numpy")
 
 
 def jit(fn=None, *, fallback=None, contract=False):

@@ -40,7 +40,7 @@ import math
 import numpy as np
 
 from .._jit import jit
-from ..activations import SIGMOID, TANH, _act, _activate, _tanh1
+from ..activations import SIGMOID, TANH, _act, _activate, _sigmoid_f32, _tanh1, _tanh_f32
 
 __all__ = ["LSTM_CELL", "GRU_CELL", "GRU_RESET_BEFORE_CELL", "SIMPLE_RNN_CELL", "N_STATES",
            "GATES", "BIAS_BLOCKS", "rnn_forward", "rnn_step"]
@@ -104,7 +104,8 @@ def _lstm_gates(xw_t, acc, bias, states, act, rec_act, z_out, new):
 
     ``z = (x_t W + h U) + b``; gates i, f, c, o; ``c = f * c_tm1 + i * act(z_c)``;
     ``h = o * act(c)`` (``LSTMCell.call`` / ``_compute_carry_and_output_fused``).
-    tanh/sigmoid take an inlined fast path; other activations go through :func:`_act`.
+    tanh/sigmoid take an inlined fast path (float32: the vectorised rational forms of
+    :func:`lstm_np.activations._tanh_f32`); other activations go through :func:`_act`.
     """
     B, G = acc.shape
     U = G // 4
@@ -116,6 +117,21 @@ def _lstm_gates(xw_t, acc, bias, states, act, rec_act, z_out, new):
             if has_bias:
                 v += bias[j]
             z_out[b, j] = v
+        if fast and z_out.itemsize == 4:
+            # float32: Eigen's rational tanh (as TF's CPU kernels), on 1-D row views so the
+            # loop has no index arithmetic and LLVM vectorises it (8 lanes with AVX2)
+            zi = z_out[b, :U]
+            zf = z_out[b, U:2 * U]
+            zg = z_out[b, 2 * U:3 * U]
+            zo = z_out[b, 3 * U:]
+            c_old = states[1, b]
+            c_new = new[1, b]
+            h_new = new[0, b]
+            for j in range(U):
+                c = _sigmoid_f32(zf[j]) * c_old[j] + _sigmoid_f32(zi[j]) * _tanh_f32(zg[j])
+                c_new[j] = c
+                h_new[j] = _sigmoid_f32(zo[j]) * _tanh_f32(c)
+            continue
         if not fast:
             for j in range(U):
                 i = _act(z_out[b, j], rec_act)
