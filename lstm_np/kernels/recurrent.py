@@ -43,7 +43,7 @@ from .._jit import jit
 from ..activations import SIGMOID, TANH, _act, _activate, _sigmoid_f32, _tanh1, _tanh_f32
 
 __all__ = ["LSTM_CELL", "GRU_CELL", "GRU_RESET_BEFORE_CELL", "SIMPLE_RNN_CELL", "N_STATES",
-           "GATES", "BIAS_BLOCKS", "rnn_forward", "rnn_step"]
+           "GATES", "BIAS_BLOCKS", "rnn_forward", "rnn_step", "prepare_step_weights"]
 
 LSTM_CELL = 0
 GRU_CELL = 1                # GRU, reset_after=True (Keras 3 / TF2 default), bias (2, 3U)
@@ -68,20 +68,39 @@ def _matmul_into_arrays(h, recurrent_kernel, acc):
 
 @jit(fallback=_matmul_into_arrays, contract=True)
 def _matmul_into(h, recurrent_kernel, acc):
-    """``acc = h @ recurrent_kernel`` (B, G) with no allocation for small products."""
+    """``acc = h @ recurrent_kernel`` (B, G) with no allocation for small products.
+
+    Eight rows of the kernel at a time, reused across the batch rows: each ``acc`` row is
+    loaded and stored once per eight multiply-adds (not once per one), and the contiguous
+    inner loop over ``G`` vectorises.
+    """
     B, U = h.shape
     G = recurrent_kernel.shape[1]
     if B * U * G > SMALL_MATMUL:
         acc[:, :] = np.dot(h, recurrent_kernel)
         return
-    for b in range(B):
-        row = acc[b]
-        row[:] = 0
-        for k in range(U):
+    acc[:, :] = 0
+    W = recurrent_kernel
+    k = 0
+    while k + 8 <= U:
+        w0, w1, w2, w3 = W[k], W[k + 1], W[k + 2], W[k + 3]
+        w4, w5, w6, w7 = W[k + 4], W[k + 5], W[k + 6], W[k + 7]
+        for b in range(B):
+            h0, h1, h2, h3 = h[b, k], h[b, k + 1], h[b, k + 2], h[b, k + 3]
+            h4, h5, h6, h7 = h[b, k + 4], h[b, k + 5], h[b, k + 6], h[b, k + 7]
+            row = acc[b]
+            for j in range(G):
+                row[j] += ((h0 * w0[j] + h1 * w1[j]) + (h2 * w2[j] + h3 * w3[j])
+                           + ((h4 * w4[j] + h5 * w5[j]) + (h6 * w6[j] + h7 * w7[j])))
+        k += 8
+    while k < U:
+        w = W[k]
+        for b in range(B):
             hk = h[b, k]
-            w = recurrent_kernel[k]
-            for j in range(G):           # contiguous rows: LLVM vectorises this loop
+            row = acc[b]
+            for j in range(G):
                 row[j] += hk * w[j]
+        k += 1
 
 
 def _lstm_gates_arrays(xw_t, acc, bias, states, act, rec_act, z_out, new):
@@ -364,7 +383,9 @@ def rnn_forward(cell, x, kernel, recurrent_kernel, bias, states0, mask, act, rec
 
 
 @jit
-def _rnn_step(cell, x_t, kernel, recurrent_kernel, bias, states, act, rec_act):
+def _rnn_step_into(cell, x_t, kernel, recurrent_kernel, bias, states, act, rec_act, new):
+    """One timestep into ``new`` (S, B, U); ``recurrent_kernel`` as :func:`_prepare_recurrent`
+    returns it. Writing into a caller's array spares boxing a returned one (~1 us)."""
     B = x_t.shape[0]
     G = kernel.shape[1]
     xw = np.empty((B, G), dtype=x_t.dtype)
@@ -372,17 +393,26 @@ def _rnn_step(cell, x_t, kernel, recurrent_kernel, bias, states, act, rec_act):
     _add_input_bias(cell, xw, bias)
     z = np.empty_like(xw)
     acc = np.empty_like(xw)
-    new = np.empty_like(states)
     # xw[:, :] has the driver's xw[:, t, :] layout, so both share one _cell_step compile.
-    _cell_step(cell, xw[:, :], states, _prepare_recurrent(cell, recurrent_kernel), bias, act,
-               rec_act, z, acc, new)
-    return new
+    _cell_step(cell, xw[:, :], states, recurrent_kernel, bias, act, rec_act, z, acc, new)
 
 
-def rnn_step(cell, x_t, kernel, recurrent_kernel, bias, states, act, rec_act):
+def prepare_step_weights(cell, kernel, recurrent_kernel, bias):
+    """``(recurrent_kernel, bias)`` as :func:`rnn_step` takes them with ``prepared=True``:
+    the recurrent kernel in the step's layout, the bias 1-D and checked."""
+    return (_prepare_recurrent(cell, np.ascontiguousarray(recurrent_kernel)),
+            _kernel_bias(cell, kernel, bias))
+
+
+def rnn_step(cell, x_t, kernel, recurrent_kernel, bias, states, act, rec_act, prepared=False):
     """One timestep for streaming: ``x_t`` (B, D), ``states`` (S, B, U) -> new states.
 
-    The output of the step is ``new_states[0]`` (``h``). ``bias`` as in :func:`rnn_forward`.
+    The output of the step is ``new_states[0]`` (``h``). ``bias`` as in :func:`rnn_forward`;
+    with ``prepared=True`` the recurrent kernel and bias come from
+    :func:`prepare_step_weights` (a layer does that once, not per step).
     """
-    return _rnn_step(cell, x_t, kernel, np.ascontiguousarray(recurrent_kernel),
-                     _kernel_bias(cell, kernel, bias), states, act, rec_act)
+    if not prepared:
+        recurrent_kernel, bias = prepare_step_weights(cell, kernel, recurrent_kernel, bias)
+    new = np.empty_like(states)
+    _rnn_step_into(cell, x_t, kernel, recurrent_kernel, bias, states, act, rec_act, new)
+    return new

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..activations import resolve
 from ..errors import UnsupportedKerasFeature
-from ..kernels.recurrent import rnn_forward, rnn_step
+from ..kernels.recurrent import prepare_step_weights, rnn_forward, rnn_step
 
 __all__ = ["RNNLayer"]
 
@@ -83,6 +83,7 @@ class RNNLayer:
         self.zero_output_for_mask = bool(zero_output_for_mask)
         self.dtype = _dtype_of(dtype)
         self.kernel = self.recurrent_kernel = self.bias = None
+        self._step_weights = None   # (recurrent kernel, bias) in the streaming step's layout
         self.states = None   # (S, B, U) stored states of a stateful layer
 
     # ----------------------------------------------------------------- weights
@@ -124,6 +125,7 @@ class RNNLayer:
                                  f"received {arr.shape}")
         self.kernel, self.recurrent_kernel = arrays[0], arrays[1]
         self.bias = arrays[2] if self.use_bias else np.zeros(0, self.dtype)
+        self._step_weights = None
 
     def get_weights(self):
         """The weights in Keras ``get_weights()`` order."""
@@ -245,11 +247,13 @@ class RNNLayer:
         stored, as a stateful Keras layer fed one timestep at a time would do; masks and
         ``go_backwards`` do not apply to a single step.
         """
-        cls = type(self).__name__
-        x_t = as_float_array(x_t, self.dtype, f"{cls} {self.name!r} step input")
-        if not self.built:
-            raise ValueError(f"{cls} {self.name!r} has no weights: call set_weights() first")
+        if not (type(x_t) is np.ndarray and x_t.dtype == self.dtype
+                and x_t.flags.c_contiguous):   # the streaming fast path skips the copy
+            x_t = as_float_array(x_t, self.dtype, f"{type(self).__name__} {self.name!r} step input")
         if x_t.ndim != 2 or x_t.shape[1] != self.input_dim:
+            cls = type(self).__name__
+            if not self.built:
+                raise ValueError(f"{cls} {self.name!r} has no weights: call set_weights() first")
             raise ValueError(f"{cls} {self.name!r}.step expects input of shape (batch, "
                              f"{self.input_dim}); received {x_t.shape}")
         batch = x_t.shape[0]
@@ -259,10 +263,24 @@ class RNNLayer:
             states = self.states
         else:
             states = np.zeros((len(self.STATE_NAMES), batch, self.units), self.dtype)
-        new = rnn_step(self.CELL, x_t, self.kernel, self.recurrent_kernel, self.bias,
-                       states, self._act, self._rec_act)
+        recurrent_kernel, bias = self._prepared_step_weights()
+        new = rnn_step(self.CELL, x_t, self.kernel, recurrent_kernel, bias, states, self._act,
+                       self._rec_act, prepared=True)
         self.states = new
         return new[0]
+
+    def _prepared_step_weights(self):
+        """The weights in the streaming step's layout, kept while they are views of the
+        layer's arrays (so in-place weight updates still show); a transposed copy (GRU
+        ``reset_after=False``) is made afresh each step."""
+        key = (self.recurrent_kernel, self.bias)
+        cached = self._step_weights
+        if cached is not None and cached[0] is key[0] and cached[1] is key[1]:
+            return cached[2], cached[3]
+        rk, bias = prepare_step_weights(self.CELL, self.kernel, *key)
+        if np.shares_memory(rk, key[0]) and (bias.size == 0 or np.shares_memory(bias, key[1])):
+            self._step_weights = (*key, rk, bias)
+        return rk, bias
 
     def get_config(self):
         return dict(name=self.name, units=self.units, activation=self.activation,
