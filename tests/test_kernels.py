@@ -239,3 +239,30 @@ def test_jit_and_pure_paths_agree(tmp_path):
         # functions may differ, by an ulp or so.
         tol = 1e-6 if a.dtype == np.float32 else 1e-14
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol, err_msg=key)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@given(cfg=rnn_configs(max_batch=7))
+def test_batch_split_across_threads_is_exact(cell, cfg):
+    """Rows split across worker threads give the single-thread result (every output, the
+    final states and the ``keep`` cache), whatever the mask and direction: bit for bit where
+    the recurrent product is the hand loop (LSTM, SimpleRNN), to BLAS's rounding for the GRU
+    (its ``np.dot`` may pick another kernel for fewer rows)."""
+    from lstm_np.kernels import recurrent as rec
+    weights, x, mask, states = make_cell_data(cell, cfg)
+    layer = make_cell_layer(cell, cfg)
+    layer.set_weights(weights)
+    run = lambda: layer.forward(x, initial_state=states, mask=mask, keep=True)  # noqa: E731
+    single = run()
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(rec, "MIN_ROWS_PER_WORKER", 1)
+        m.setattr(rec, "MIN_WORK_PER_WORKER", 1)
+        m.setenv("LSTM_NP_NUM_THREADS", "3")
+        assert len(rec.batch_split(cfg["batch"], 1)) == (min(3, cfg["batch"])
+                                                          if rec.JIT_ENABLED else 1)
+        split = run()
+    for a, b in zip([single[0], single[1], *single[2]], [split[0], split[1], *split[2]]):
+        if cell.startswith("gru") and a.dtype.kind == "f":
+            assert_close([a], [b], cfg["dtype"], f"{cell} {cfg}")
+        else:
+            np.testing.assert_array_equal(a, b)

@@ -36,10 +36,13 @@ the arguments the activations were applied to:
 * SimpleRNN: ``(x W + b) + h U``.
 """
 import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .._jit import jit
+from .._jit import JIT_ENABLED, jit
 from ..activations import SIGMOID, TANH, _act, _activate, _sigmoid_f32, _tanh1, _tanh_f32
 
 __all__ = ["LSTM_CELL", "GRU_CELL", "GRU_RESET_BEFORE_CELL", "SIMPLE_RNN_CELL", "N_STATES",
@@ -62,13 +65,14 @@ BIAS_BLOCKS = {LSTM_CELL: 1, GRU_CELL: 2, GRU_RESET_BEFORE_CELL: 1, SIMPLE_RNN_C
 SMALL_MATMUL = 1 << 20
 
 
-def _matmul_into_arrays(h, recurrent_kernel, acc):
+def _matmul_into_arrays(h, recurrent_kernel, acc, limit):
     np.dot(h, recurrent_kernel, out=acc)
 
 
 @jit(fallback=_matmul_into_arrays, contract=True)
-def _matmul_into(h, recurrent_kernel, acc):
-    """``acc = h @ recurrent_kernel`` (B, G) with no allocation for small products.
+def _matmul_into(h, recurrent_kernel, acc, limit):
+    """``acc = h @ recurrent_kernel`` (B, G); products of up to ``limit`` multiply-adds
+    (``SMALL_MATMUL``, or more in a batch-split worker) run in this loop, larger ones in BLAS.
 
     Eight rows of the kernel at a time, reused across the batch rows: each ``acc`` row is
     loaded and stored once per eight multiply-adds (not once per one), and the contiguous
@@ -76,7 +80,7 @@ def _matmul_into(h, recurrent_kernel, acc):
     """
     B, U = h.shape
     G = recurrent_kernel.shape[1]
-    if B * U * G > SMALL_MATMUL:
+    if B * U * G > limit:
         acc[:, :] = np.dot(h, recurrent_kernel)
         return
     acc[:, :] = 0
@@ -179,13 +183,13 @@ def _lstm_gates(xw_t, acc, bias, states, act, rec_act, z_out, new):
 
 
 @jit
-def _lstm_step(xw_t, states, recurrent_kernel, bias, act, rec_act, z_out, acc, new):
+def _lstm_step(xw_t, states, recurrent_kernel, bias, act, rec_act, z_out, acc, new, limit):
     """One LSTM step on pre-projected input ``xw_t = x_t @ kernel`` (B, 4U).
 
     Writes the new states into ``new`` (2, B, U) and ``z`` into ``z_out``; ``acc`` (B, 4U)
-    is scratch for ``h @ recurrent_kernel``.
+    is scratch for ``h @ recurrent_kernel`` (``limit`` as :func:`_matmul_into`).
     """
-    _matmul_into(states[0], recurrent_kernel, acc)
+    _matmul_into(states[0], recurrent_kernel, acc, limit)
     _lstm_gates(xw_t, acc, bias, states, act, rec_act, z_out, new)
 
 
@@ -230,12 +234,12 @@ def _gru_step(xw_t, states, recurrent_kernel, bias, act, rec_act, reset_after, z
 
 
 @jit
-def _simple_rnn_step(xw_t, states, recurrent_kernel, act, z_out, acc, new):
+def _simple_rnn_step(xw_t, states, recurrent_kernel, act, z_out, acc, new, limit):
     """One SimpleRNN step on ``xw_t = x_t @ kernel + b`` (B, U): ``h = act(xw_t + h U)``.
 
     Mirrors ``SimpleRNNCell.call``. Writes the pre-activation into ``z_out``.
     """
-    _matmul_into(states[0], recurrent_kernel, acc)
+    _matmul_into(states[0], recurrent_kernel, acc, limit)
     z_out[:, :] = xw_t + acc                         # (B, U)
     new[0] = _activate(z_out, act)
 
@@ -260,29 +264,33 @@ def _add_input_bias(cell, xw, bias):
 
 
 @jit
-def _cell_step(cell, xw_t, states, recurrent_kernel, bias, act, rec_act, z_out, acc, new):
+def _cell_step(cell, xw_t, states, recurrent_kernel, bias, act, rec_act, z_out, acc, new,
+               limit):
     """One step of cell family ``cell``: writes the new states (S, B, U) into ``new``.
 
     ``xw_t`` already holds the input bias for non-LSTM cells (:func:`_add_input_bias`),
     ``recurrent_kernel`` is in the layout of :func:`_prepare_recurrent`; ``z_out`` receives
-    the activation arguments and ``acc`` (B, G) is scratch. Nothing is allocated for the
-    LSTM and SimpleRNN.
+    the activation arguments and ``acc`` (B, G) is scratch; ``limit`` as :func:`_matmul_into`.
+    Nothing is allocated for the LSTM and SimpleRNN.
     """
     if cell == LSTM_CELL:
-        _lstm_step(xw_t, states, recurrent_kernel, bias, act, rec_act, z_out, acc, new)
+        _lstm_step(xw_t, states, recurrent_kernel, bias, act, rec_act, z_out, acc, new, limit)
     elif cell == GRU_CELL or cell == GRU_RESET_BEFORE_CELL:
         _gru_step(xw_t, states, recurrent_kernel, bias, act, rec_act, cell == GRU_CELL,
                   z_out, new)
     elif cell == SIMPLE_RNN_CELL:
-        _simple_rnn_step(xw_t, states, recurrent_kernel, act, z_out, acc, new)
+        _simple_rnn_step(xw_t, states, recurrent_kernel, act, z_out, acc, new, limit)
     else:
         raise ValueError("unknown cell code")
 
 
 @jit
 def _rnn_forward(cell, x, kernel, recurrent_kernel, bias, states0, mask, act, rec_act,
-                 go_backwards, zero_output_for_mask, return_sequences, keep):
+                 go_backwards, zero_output_for_mask, return_sequences, keep, limit):
     """The time loop. Returns ``(outputs, final_states, zs, history)``.
+
+    Products of up to ``limit`` multiply-adds (the input projection, the recurrent product)
+    run in :func:`_matmul_into`'s loop rather than BLAS.
 
     outputs (B, T or 1, U) in processing order; final_states (S, B, U); when ``keep``,
     zs (B, T, G) holds the pre-activations (per cell: see the module docstring) and
@@ -292,7 +300,8 @@ def _rnn_forward(cell, x, kernel, recurrent_kernel, bias, states0, mask, act, re
     B, T, D = x.shape
     S, _, U = states0.shape
     G = kernel.shape[1]
-    xw = np.dot(x.reshape(B * T, D), kernel).reshape(B, T, G)   # (B, T, G), one GEMM
+    xw = np.empty((B, T, G), dtype=x.dtype)                   # (B, T, G), one GEMM
+    _matmul_into(x.reshape(B * T, D), kernel, xw.reshape(B * T, G), limit)
     _add_input_bias(cell, xw, bias)
     rk = _prepare_recurrent(cell, recurrent_kernel)
     states = states0.copy()                                    # (S, B, U)
@@ -313,7 +322,7 @@ def _rnn_forward(cell, x, kernel, recurrent_kernel, bias, states0, mask, act, re
         t = T - 1 - s if go_backwards else s
         if keep:
             history[:, :, s, :] = states
-        _cell_step(cell, xw[:, t, :], states, rk, bias, act, rec_act, z, acc, new)
+        _cell_step(cell, xw[:, t, :], states, rk, bias, act, rec_act, z, acc, new, limit)
         if keep:
             zs[:, s, :] = z
         if has_mask:
@@ -329,6 +338,48 @@ def _rnn_forward(cell, x, kernel, recurrent_kernel, bias, states0, mask, act, re
         states, new = new, states
         outputs[:, s if return_sequences else 0, :] = prev
     return outputs, states, zs, history
+
+
+#: Batch splitting across threads (``rnn_forward``): at least this many rows per worker
+#: and this many multiply-adds per worker per call (``rows * T * U * G``), else one thread.
+MIN_ROWS_PER_WORKER = 8
+MIN_WORK_PER_WORKER = 1 << 24
+#: A worker's products run in the hand loop up to this size (BLAS above).
+WORKER_MATMUL = 1 << 23
+_POOL = None
+_POOL_LOCK = threading.Lock()
+
+
+def n_threads():
+    """Worker threads for batch splitting: ``LSTM_NP_NUM_THREADS`` if set, else the CPUs
+    this process may run on."""
+    env = os.environ.get("LSTM_NP_NUM_THREADS", "").strip()
+    if env:
+        return max(1, int(env))
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:      # not on Linux
+        return os.cpu_count() or 1
+
+
+def batch_split(batch, work_per_row):
+    """Row slices, one per worker: ``[slice(0, batch)]`` when splitting does not pay."""
+    if not JIT_ENABLED:          # the pure-NumPy path holds the GIL between array ops
+        return [slice(0, batch)]
+    n = min(n_threads(), batch // MIN_ROWS_PER_WORKER,
+            (batch * work_per_row) // MIN_WORK_PER_WORKER)
+    if n <= 1:
+        return [slice(0, batch)]
+    bounds = [batch * i // n for i in range(n + 1)]
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _pool():
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max(1, n_threads()), thread_name_prefix="lstm_np")
+        return _POOL
 
 
 def _kernel_bias(cell, kernel, bias):
@@ -373,10 +424,26 @@ def rnn_forward(cell, x, kernel, recurrent_kernel, bias, states0, mask, act, rec
         ``history`` (S, B, T, U) the states entering each step, both in processing order.
     """
     bias = _kernel_bias(cell, kernel, bias)
-    outputs, states, zs, history = _rnn_forward(
-        cell, x, kernel, np.ascontiguousarray(recurrent_kernel), bias, states0, mask, act,
-        rec_act, bool(go_backwards), bool(zero_output_for_mask), bool(return_sequences),
-        bool(keep))
+    recurrent_kernel = np.ascontiguousarray(recurrent_kernel)
+    flags = (bool(go_backwards), bool(zero_output_for_mask), bool(return_sequences), bool(keep))
+    B, T = x.shape[:2]
+    U, G = recurrent_kernel.shape
+    parts = batch_split(B, T * U * G)
+    if len(parts) == 1:
+        outputs, states, zs, history = _rnn_forward(
+            cell, x, kernel, recurrent_kernel, bias, states0, mask, act, rec_act, *flags,
+            SMALL_MATMUL)
+    else:
+        # Rows of a batch never interact: each worker runs the whole sequence for its rows
+        # (numba releases the GIL) with its products in the hand loop, not in BLAS, whose
+        # own threads would fight the workers'.
+        has_mask = mask.shape[0] > 0
+        results = _pool().map(lambda rows: _rnn_forward(
+            cell, x[rows], kernel, recurrent_kernel, bias,
+            np.ascontiguousarray(states0[:, rows]), mask[rows] if has_mask else mask,
+            act, rec_act, *flags, WORKER_MATMUL), parts)
+        outputs, states, zs, history = (np.concatenate(r, axis=a) for r, a in
+                                        zip(zip(*results), (0, 1, 0, 1)))
     if not return_sequences:
         outputs = outputs[:, 0, :]
     return outputs, states, ((zs, history) if keep else None)
@@ -389,12 +456,13 @@ def _rnn_step_into(cell, x_t, kernel, recurrent_kernel, bias, states, act, rec_a
     B = x_t.shape[0]
     G = kernel.shape[1]
     xw = np.empty((B, G), dtype=x_t.dtype)
-    _matmul_into(x_t, kernel, xw)                            # (B, G)
+    _matmul_into(x_t, kernel, xw, SMALL_MATMUL)              # (B, G)
     _add_input_bias(cell, xw, bias)
     z = np.empty_like(xw)
     acc = np.empty_like(xw)
     # xw[:, :] has the driver's xw[:, t, :] layout, so both share one _cell_step compile.
-    _cell_step(cell, xw[:, :], states, recurrent_kernel, bias, act, rec_act, z, acc, new)
+    _cell_step(cell, xw[:, :], states, recurrent_kernel, bias, act, rec_act, z, acc, new,
+               SMALL_MATMUL)
 
 
 def prepare_step_weights(cell, kernel, recurrent_kernel, bias):
