@@ -37,10 +37,16 @@ def activation_name(identifier):
     return getattr(identifier, "__name__", identifier)
 
 
-def softmax(x, axis=-1):
-    """``exp(x - max) / sum`` along ``axis`` (Keras ``activations.softmax``)."""
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
+def softmax(x, axis=-1, overwrite=False):
+    """``exp(x - max) / sum`` along ``axis`` (Keras ``activations.softmax``).
+
+    ``overwrite=True`` computes in ``x``'s memory (a caller's fresh array): no temporaries.
+    """
+    e = x if overwrite else x.copy()
+    e -= np.max(e, axis=axis, keepdims=True)
+    np.exp(e, out=e)
+    e /= np.sum(e, axis=axis, keepdims=True)
+    return e
 
 
 def log_softmax(x, axis=-1):
@@ -48,11 +54,13 @@ def log_softmax(x, axis=-1):
     return s - np.log(np.sum(np.exp(s), axis=axis, keepdims=True))
 
 
-def apply_activation(x, identifier, keras_version=3, where="activation"):
-    """Apply a Keras activation by name; ``softmax`` / ``log_softmax`` act on the last axis."""
+def apply_activation(x, identifier, keras_version=3, where="activation", overwrite=False):
+    """Apply a Keras activation by name; ``softmax`` / ``log_softmax`` act on the last axis.
+
+    ``overwrite=True`` lets softmax reuse ``x``'s memory (pass only a fresh array)."""
     name = activation_name(identifier)
     if name == "softmax":
-        return softmax(x)
+        return softmax(x, overwrite=overwrite)
     if name == "log_softmax":
         return log_softmax(x)
     return activate(x, resolve(name, keras_version, where))
@@ -219,11 +227,12 @@ class Dense(Layer):
         if x.shape[-1] != self.kernel.shape[0]:
             raise ValueError(f"Dense {self.name!r} expects last dimension {self.kernel.shape[0]}; "
                              f"received input of shape {x.shape}")
-        y = np.matmul(x, self.kernel)
+        # one GEMM over all leading axes (np.matmul on (B, T, D) runs B separate ones)
+        y = np.dot(x.reshape(-1, x.shape[-1]), self.kernel).reshape(x.shape[:-1] + (self.units,))
         if self.use_bias:
-            y = y + self.bias
+            y += self.bias
         return apply_activation(y, self.activation, self.keras_version,
-                                f"Dense {self.name!r} activation")
+                                f"Dense {self.name!r} activation", overwrite=True)
 
     def output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
