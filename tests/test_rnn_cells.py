@@ -140,7 +140,7 @@ def test_stacked_many_cells_archive_order(tmp_path):
 
 def test_stacked_nested_outputs_and_sequential(K, tmp_path):
     """A model whose outputs are Keras's nested ``[y, [h, c], h]`` is returned flat; a
-    stacked RNN inside a Sequential model."""
+    stacked RNN and a ``Bidirectional(RNN(cell))`` inside a Sequential model."""
     keras, k2 = K
     L = keras.layers
     x_in = keras.Input((T, D))
@@ -154,6 +154,7 @@ def test_stacked_nested_outputs_and_sequential(K, tmp_path):
     assert max(max_error(g, np.asarray(w)) for g, w in zip(got, want)) <= TOL
     seq = keras.Sequential([keras.Input((T, D)), L.Masking(0.0),
                             L.RNN(_stack(L, ("gru", "lstm")), return_sequences=True),
+                            L.Bidirectional(L.RNN(L.GRUCell(3), return_sequences=True)),
                             L.RNN(L.SimpleRNNCell(3)), L.Dense(2)])
     randomize(seq, seed=7)
     check_routes(seq, x, tmp_path, "stacked_seq", k2)
