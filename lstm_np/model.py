@@ -270,6 +270,7 @@ class Model:
         for layer in self.layers:
             holders += [layer] + [getattr(layer, a) for a in ("forward_layer", "backward_layer",
                                                               "layer") if hasattr(layer, a)]
+            holders += list(getattr(layer, "cells", ()))   # StackedRNN
         saved = [(h, h.states) for h in holders if hasattr(h, "states")]
         try:
             outs = self._run([np.zeros((1,) + v.shape[1:], v.dtype) for v in xs])

@@ -115,3 +115,25 @@ def test_stacked_config_round_trip_and_weights():
         layer.set_weights(layer.get_weights()[:-1])
     with pytest.raises(ValueError, match="initial_state expects 5 state arrays"):
         layer(x, initial_state=[np.zeros((2, 3))])
+
+
+def test_stateful_stacked_in_a_model():
+    """States carry across predict calls; reset_states zeroes every cell's."""
+    from lstm_np.layers import InputLayer
+    rng = np.random.default_rng(2)
+    cells = _cells("float32")[:2]
+    layer = StackedRNN(cells, stateful=True, name="stack")
+    layer.set_weights(_weights(cells, rng))
+    model = ln.Model([InputLayer(batch_shape=[2, T, D], name="x"), layer],
+                     [{"layer": "x", "args": None, "initial_state": None},
+                      {"layer": "stack", "args": [0, 0], "initial_state": None}],
+                     [[0, 0]], [1, 0])
+    x = rng.standard_normal((2, T, D)).astype("float32")
+    first = model.predict(x)
+    second = model.predict(x)
+    fresh = StackedRNN(_cells("float32")[:2])
+    fresh.set_weights(layer.get_weights())
+    np.testing.assert_allclose(first, fresh(x), atol=1e-6)
+    np.testing.assert_allclose(second, fresh(np.concatenate([x, x], 1)), atol=1e-6)
+    model.reset_states()
+    np.testing.assert_allclose(model.predict(x), first, atol=1e-6)
