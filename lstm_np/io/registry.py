@@ -90,7 +90,10 @@ def _cell_layer(cell, options, keras_version, where):
         raise UnsupportedKerasFeature(
             f"{where}: cell class {cls!r} is not supported (custom cells run user code; "
             f"lstm_np supports RNN over {sorted(_CELLS)} and StackedRNNCells of them)")
-    cfg = {k: v for k, v in (cell.get("config") or {}).items() if k not in _META}
+    cfg = cell.get("config") or {}
+    if not isinstance(cfg, dict):
+        raise UnsupportedKerasFeature(f"{where}: malformed {cls} config {cfg!r}")
+    cfg = {k: v for k, v in cfg.items() if k not in _META}
     if "dtype" in options and "dtype" in cfg and _dtype_name(cfg["dtype"]) != _dtype_name(
             options["dtype"]):
         raise UnsupportedKerasFeature(f"{where}: cell dtype {_dtype_name(cfg['dtype'])!r} "
@@ -135,8 +138,8 @@ def _rnn(config, keras_version):
     inner = {k: options[k] for k in ("dtype", "time_major") if k in options}
     layers = []
     for k, c in enumerate(cells):
-        cname = ((c.get("config") or {}).get("name") if isinstance(c, dict) else None) \
-            or f"cell_{k}"
+        ccfg = c.get("config") if isinstance(c, dict) else None
+        cname = (ccfg.get("name") if isinstance(ccfg, dict) else None) or f"cell_{k}"
         layers.append(_cell_layer(c, dict(inner, name=cname), keras_version,
                                   f"{where} stacked cell {k}"))
     return StackedRNN(layers, **{k: v for k, v in options.items()
