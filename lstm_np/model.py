@@ -11,6 +11,7 @@ import numpy as np
 from .errors import InputError, LstmNpError
 from .layers._rnn import RNNLayer
 from .layers.core import InputLayer
+from .layers.stacked import StackedRNN
 from .layers.wrappers import Bidirectional, TimeDistributed, rnn_apply, rnn_output_shapes
 
 __all__ = ["Model", "apply_layer", "layer_output_shapes"]
@@ -33,6 +34,9 @@ def apply_layer(layer, inputs, mask=None, initial_state=None, mask_in_call=True)
         n_y = 2 if layer.merge_mode is None else 1
         out_mask = mask if layer.return_sequences else None
         return outs, [out_mask] * n_y + [None] * (len(outs) - n_y)
+    if isinstance(layer, StackedRNN):
+        outs, _ = layer.apply(inputs, call_mask, initial_state)
+        return outs, [mask if layer.return_sequences else None] + [None] * (len(outs) - 1)
     if initial_state is not None:
         raise LstmNpError(f"{layer.class_name} {layer.name!r} does not take initial_state")
     if isinstance(layer, TimeDistributed):
@@ -45,7 +49,7 @@ def layer_output_shapes(layer, input_shape):
     """Output shapes (list, ``None`` for unknown dimensions) for ``input_shape``."""
     if isinstance(layer, RNNLayer):
         return rnn_output_shapes(layer, input_shape)
-    if isinstance(layer, (Bidirectional, TimeDistributed)):
+    if isinstance(layer, (Bidirectional, TimeDistributed, StackedRNN)):
         return layer.output_shapes(input_shape)
     return [layer.output_shape(input_shape)]
 
@@ -53,6 +57,8 @@ def layer_output_shapes(layer, input_shape):
 def n_outputs(layer):
     if isinstance(layer, RNNLayer):
         return 1 + (len(layer.STATE_NAMES) if layer.return_state else 0)
+    if isinstance(layer, StackedRNN):
+        return layer.n_outputs()
     if isinstance(layer, Bidirectional):
         states = len(layer.forward_layer.STATE_NAMES) if layer.return_state else 0
         return (2 if layer.merge_mode is None else 1) + 2 * states
@@ -264,6 +270,7 @@ class Model:
         for layer in self.layers:
             holders += [layer] + [getattr(layer, a) for a in ("forward_layer", "backward_layer",
                                                               "layer") if hasattr(layer, a)]
+            holders += list(getattr(layer, "cells", ()))   # StackedRNN
         saved = [(h, h.states) for h in holders if hasattr(h, "states")]
         try:
             outs = self._run([np.zeros((1,) + v.shape[1:], v.dtype) for v in xs])

@@ -1,7 +1,7 @@
 """Replay Keras-made golden fixtures without TensorFlow.
 
 ``tests/golden/*.npz`` come from ``tests/golden/make_golden.py`` (real Keras 3 and tf-keras,
-briefly trained weights). The constant-initializer values below are the ones Keras asserts in
+briefly trained weights): LSTM, GRU (``reset_after`` True and False) and SimpleRNN. The constant-initializer values below are the ones Keras asserts in
 its own ``keras/src/layers/rnn/lstm_test.py``.
 """
 import json
@@ -14,11 +14,13 @@ import lstm_np as ln
 
 GOLDEN = sorted((pathlib.Path(__file__).parent / "golden").glob("*.npz"))
 TOL = {"float32": dict(atol=1e-5, rtol=1e-5), "float64": dict(atol=1e-12, rtol=1e-12)}
-LAYERS = {"LSTM": lambda: ln.LSTM}
+LAYERS = {"LSTM": lambda: ln.LSTM, "GRU": lambda: ln.GRU, "SimpleRNN": lambda: ln.SimpleRNN}
 
 
 def test_fixtures_exist():
-    assert len(GOLDEN) >= 15
+    assert len(GOLDEN) >= 26
+    kinds = {p.stem.split("_")[0] for p in GOLDEN}
+    assert kinds == {"lstm", "gru", "simple"}
 
 
 @pytest.mark.parametrize("path", GOLDEN, ids=[p.stem for p in GOLDEN])

@@ -1,4 +1,4 @@
-"""Legacy .h5 files: Keras 2 CuDNNLSTM weights, weights-only files, refusals."""
+"""Legacy .h5 files: Keras 2 CuDNNLSTM / CuDNNGRU weights, weights-only files, refusals."""
 import json
 
 import h5py
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import lstm_np as ln
-from lstm_np.io.registry import convert_cudnn_lstm_weights
+from lstm_np.io.registry import convert_cudnn_gru_weights, convert_cudnn_lstm_weights
 from tests.keras_routes import TOL, fit_briefly, max_error
 
 
@@ -124,3 +124,40 @@ def test_chunked_attributes_are_joined(tmp_path):
         g["k"] = np.full((2, 1), 2.0, "float32")
         g["b"] = np.array([0.5], "float32")
     np.testing.assert_array_equal(ln.load(path).predict(np.ones((1, 2))), [[4.5]])
+
+
+@pytest.mark.keras
+@pytest.mark.tf_keras
+def test_cudnn_gru_h5_from_tf_keras(tmp_path):
+    """A real tf-keras ``CuDNNGRU`` model (it builds and saves on CPU; only calling it needs a
+    GPU). Truth: tf-keras itself loading that ``.h5`` into ``GRU(reset_after=True,
+    recurrent_activation="sigmoid")`` layers, which converts the weights with its
+    ``hdf5_format._convert_rnn_weights``, then ``predict``."""
+    import tf_keras as keras
+    from tf_keras.src.layers.rnn.cudnn_gru import CuDNNGRU
+
+    from tests.keras_routes import randomize
+    L = keras.layers
+    model = keras.Sequential([keras.Input((6, 3)), CuDNNGRU(5, return_sequences=True),
+                              L.Bidirectional(CuDNNGRU(4, go_backwards=True)), L.Dense(2)])
+    randomize(model, seed=2)
+    assert model.get_weights()[2].shape == (30,)   # cuDNN bias: input then recurrent
+    path = str(tmp_path / "cudnn_gru.h5")
+    model.save(path)
+
+    def gru(units, **kw):
+        return L.GRU(units, reset_after=True, recurrent_activation="sigmoid", **kw)
+
+    truth = keras.Sequential([keras.Input((6, 3)), gru(5, return_sequences=True),
+                              L.Bidirectional(gru(4, go_backwards=True)), L.Dense(2)])
+    truth.load_weights(path)
+    x = np.random.default_rng(4).standard_normal((8, 6, 3)).astype("float32")
+    ours = ln.load(path)
+    assert [type(la).__name__ for la in ours.layers[1:3]] == ["GRU", "Bidirectional"]
+    assert max_error(ours.predict(x), truth.predict(x, verbose=0)) <= TOL
+    # and the conversion is tf-keras's, array for array
+    from tf_keras.src.saving.legacy.hdf5_format import _convert_rnn_weights
+    cudnn = model.layers[0].get_weights()
+    want = _convert_rnn_weights(truth.layers[0], cudnn)
+    for got, w in zip(convert_cudnn_gru_weights(cudnn), want):
+        np.testing.assert_array_equal(got, w)

@@ -8,9 +8,11 @@ import numpy as np
 from ..errors import LoadError, UnsupportedKerasFeature
 from ..layers._rnn import RNNLayer
 from ..layers.core import InputLayer
+from ..layers.stacked import StackedRNN
 from ..layers.wrappers import Bidirectional
 from ..model import Model, n_outputs
-from .registry import _REFUSED, BUILDERS, build_layer, convert_cudnn_lstm_weights
+from .registry import (_REFUSED, BUILDERS, build_layer, convert_cudnn_gru_weights,
+                       convert_cudnn_lstm_weights)
 
 __all__ = ["model_from_keras_config", "keras_major", "snake_case"]
 
@@ -71,6 +73,8 @@ def _entry_name(entry):
 def _expected_weight_count(layer):
     if isinstance(layer, RNNLayer):
         return 3 if layer.use_bias else 2
+    if isinstance(layer, StackedRNN):
+        return layer.n_weights()
     if isinstance(layer, Bidirectional):
         return _expected_weight_count(layer.forward_layer) + _expected_weight_count(
             layer.backward_layer)
@@ -81,10 +85,15 @@ def _expected_weight_count(layer):
 
 
 def _maybe_cudnn(layer, weights):
-    """Convert Keras 2 CuDNNLSTM weights (bias of 8U) into the canonical layout."""
-    if isinstance(layer, RNNLayer) and type(layer).__name__ == "LSTM" and len(weights) == 3 \
-            and np.shape(weights[2]) == (8 * layer.units,):
+    """Convert Keras 2 CuDNNLSTM (bias of 8U) / CuDNNGRU (bias of 6U) weights into the
+    canonical layout, as tf-keras ``_convert_rnn_weights`` does when loading an ``.h5``."""
+    if not isinstance(layer, RNNLayer) or len(weights) != 3:
+        return weights
+    kind, bias = type(layer).__name__, np.shape(weights[2])
+    if kind == "LSTM" and bias == (8 * layer.units,):
         return convert_cudnn_lstm_weights(weights)
+    if kind == "GRU" and layer.reset_after and bias == (6 * layer.units,):
+        return convert_cudnn_gru_weights(weights)
     return weights
 
 
@@ -153,8 +162,16 @@ def _history(t):
     return None
 
 
+def _flatten(obj):
+    """Nested lists of serialised tensors -> a flat list (``initial_state`` of stacked
+    cells nests an LSTM cell's ``[h, c]``)."""
+    if isinstance(obj, (list, tuple)) and _history(obj) is None:
+        return [t for item in obj for t in _flatten(item)]
+    return [obj]
+
+
 def _tensor_list(obj, what):
-    items = obj if isinstance(obj, (list, tuple)) and _history(obj) is None else [obj]
+    items = _flatten(obj)
     out = []
     for t in items:
         h = _history(t)
@@ -185,7 +202,7 @@ def _parse_node(layer, node, name, ops=()):
     itself, so such a kwarg only says that the layer's call received its input's mask.
     Without it, a Keras 3 call given ``initial_state`` tensors did not receive the mask.
     """
-    rnn = isinstance(layer, (RNNLayer, Bidirectional))
+    rnn = isinstance(layer, (RNNLayer, Bidirectional, StackedRNN))
     if isinstance(node, dict):   # Keras 3: {"args": [...], "kwargs": {...}}
         args = node.get("args") or []
         kwargs = dict(node.get("kwargs") or {})
@@ -217,7 +234,7 @@ def _parse_node(layer, node, name, ops=()):
                     f"functional graphs are not supported")
         return ins, is_list, init, call_mask
     # Keras 2: [[layer, node, tensor, kwargs], ...]; RNN initial states are appended inputs
-    entries = [list(e) for e in node]
+    entries = [list(e) for e in _k2_leaves(node)]
     ins, init = [], None
     for e in entries:
         ins.append((e[0], int(e[1]), int(e[2])))
@@ -238,13 +255,35 @@ def _parse_node(layer, node, name, ops=()):
     return ins, len(ins) > 1, init, True
 
 
+def _k2_leaves(node):
+    """Keras 2 inbound-node entries, flattened: tensors passed as a nested list (the
+    ``[h, c]`` initial state of an LSTM cell in ``StackedRNNCells``) are listed in order."""
+    out = []
+    for e in node:
+        if isinstance(e, (list, tuple)) and e and isinstance(e[0], (list, tuple)):
+            out += _k2_leaves(e)
+        else:
+            out.append(e)
+    return out
+
+
+def _leaf_refs(spec):
+    if isinstance(spec, (list, tuple)) and spec and isinstance(spec[0], str):
+        return [tuple(spec)]
+    return [r for s in spec for r in _leaf_refs(s)]
+
+
 def _refs_list(spec):
-    """``input_layers`` / ``output_layers`` -> (list of histories, structure kind)."""
+    """``input_layers`` / ``output_layers`` -> (list of histories, structure kind).
+
+    A nested list (the ``[out, [h, c], h]`` outputs of an ``RNN`` over stacked cells) is
+    flattened: lstm_np returns such outputs as one flat list.
+    """
     if isinstance(spec, dict):
         return [tuple(v) for v in spec.values()], list(spec.keys())
     if isinstance(spec, (list, tuple)) and spec and isinstance(spec[0], str):
         return [tuple(spec)], None
-    return [tuple(s) for s in spec], "list"
+    return _leaf_refs(spec), "list"
 
 
 def _functional(cfg, kv):

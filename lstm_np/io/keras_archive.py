@@ -39,8 +39,13 @@ def _sorted_vars(group, where):
     return out
 
 
-def collect_weights(group, where="model.weights.h5", _depth=0):
-    """All variables under a layer group, in Keras ``get_weights()`` order."""
+def collect_weights(group, where="model.weights.h5", _depth=0, entry=None):
+    """All variables under a layer group, in Keras ``get_weights()`` order.
+
+    ``entry`` (the layer's config entry) orders the ``cells`` of a ``StackedRNNCells``,
+    whose groups are named by class-name counters (``lstm_cell``, ``gru_cell``,
+    ``simple_rnn_cell_1``, ...) that sort differently from the cells.
+    """
     if _depth > 8:
         raise LoadError(f"{where}: weight groups nested too deeply at {group.name}")
     vars_ = group["vars"] if "vars" in group else None
@@ -52,7 +57,43 @@ def collect_weights(group, where="model.weights.h5", _depth=0):
         subs = ["forward_layer", "backward_layer"]
     for k in subs:
         if k in group and hasattr(group[k], "keys"):
-            out += collect_weights(group[k], where, _depth + 1)
+            if k == "cells":
+                out += _cells_weights(group[k], where, _depth + 1, entry)
+            else:
+                out += collect_weights(group[k], where, _depth + 1, _sub_entry(entry, k))
+    return out
+
+
+def _sub_entry(entry, key):
+    config = (entry or {}).get("config") if isinstance(entry, dict) else None
+    if not isinstance(config, dict):
+        return None
+    if key == "backward_layer":
+        return config.get("backward_layer") or config.get("layer")
+    if key == "forward_layer":
+        return config.get("layer")
+    return config.get(key) if isinstance(config.get(key), dict) else None
+
+
+def _cells_weights(group, where, depth, entry):
+    """The ``cells`` of a ``StackedRNNCells`` in config order (Keras 3
+    ``saving_lib._save_container_state`` names them ``snake_case(class)[_n]``)."""
+    cells = ((entry or {}).get("config") or {}).get("cells") if isinstance(entry, dict) else None
+    if not isinstance(cells, list):
+        raise LoadError(f"{where}: {group.name} holds stacked cells but the layer config "
+                        f"lists none")
+    used, out = {}, []
+    for cell in cells:
+        key = snake_case(str((cell or {}).get("class_name", "")))
+        if key in used:
+            used[key] += 1
+            key = f"{key}_{used[key]}"
+        else:
+            used[key] = 0
+        if key not in group or not hasattr(group[key], "keys"):
+            raise LoadError(f"{where}: no weights group {group.name}/{key} for stacked cell "
+                            f"{key!r}")
+        out += collect_weights(group[key], where, depth + 1, cell)
     return out
 
 
@@ -107,7 +148,7 @@ def load_keras_archive(path_or_file):
             if g is None:
                 return []
             try:
-                return collect_weights(g, where)
+                return collect_weights(g, where, entry=entry)
             except LstmNpError:
                 raise
             except Exception as exc:

@@ -6,9 +6,10 @@ from .core import (Activation, ActivityRegularization, Add, AlphaDropout, Averag
 from .gru import GRU
 from .lstm import LSTM
 from .simple_rnn import SimpleRNN
+from .stacked import StackedRNN
 from .wrappers import Bidirectional, TimeDistributed
 
-__all__ = ["LSTM", "GRU", "SimpleRNN", "Bidirectional", "TimeDistributed", "InputLayer", "Dense",
+__all__ = ["LSTM", "GRU", "SimpleRNN", "StackedRNN", "Bidirectional", "TimeDistributed", "InputLayer", "Dense",
            "Activation", "Softmax", "Dropout", "SpatialDropout1D", "GaussianNoise",
            "GaussianDropout", "AlphaDropout", "ActivityRegularization", "Embedding", "Masking",
            "RepeatVector", "Flatten", "Reshape", "Permute", "Concatenate", "Add", "Subtract",

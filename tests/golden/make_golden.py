@@ -2,7 +2,7 @@
 
 Run from the repository root with the ``keras`` extra installed::
 
-    python -m tests.golden.make_golden
+    python -m tests.golden.make_golden [case ...]   # all cases, or only the named ones
 
 Each case builds a Keras model with one option switched on (frugally-deep's
 ``get_test_model_recurrent`` style), trains it for one epoch on random data so the weights
@@ -22,7 +22,8 @@ HERE = pathlib.Path(__file__).parent
 
 B, T, D, U = 4, 9, 3, 5
 
-# name -> (layer options, data options). Data options: mask kind, initial_state, dtype, keras.
+# name -> (layer options, data options). Data options: layer class (default LSTM), mask kind,
+# initial_state, dtype, keras.
 CASES = {
     "lstm_default": ({}, {}),
     "lstm_sequences": ({"return_sequences": True}, {}),
@@ -42,7 +43,28 @@ CASES = {
                              {"keras": 2, "mask": "post"}),
     "lstm_k2_default": ({"return_sequences": True}, {"keras": 2}),
     "lstm_stateful": ({"return_sequences": True, "stateful": True}, {"calls": 3}),
+    "gru_default": ({}, {"layer": "GRU"}),
+    "gru_reset_before_mask": ({"reset_after": False, "return_sequences": True},
+                              {"layer": "GRU", "mask": "random"}),
+    "gru_go_backwards": ({"return_sequences": True, "go_backwards": True},
+                         {"layer": "GRU", "mask": "pre", "initial_state": True}),
+    "gru_float64": ({"return_sequences": True, "zero_output_for_mask": True},
+                    {"layer": "GRU", "dtype": "float64", "mask": "post"}),
+    "gru_k2_reset_before_hard_sigmoid": ({"reset_after": False, "return_sequences": True,
+                                          "recurrent_activation": "hard_sigmoid"},
+                                         {"layer": "GRU", "keras": 2, "mask": "post"}),
+    "gru_k2_default": ({"return_sequences": True}, {"layer": "GRU", "keras": 2}),
+    "simple_rnn_default": ({}, {"layer": "SimpleRNN"}),
+    "simple_rnn_mask_zero_output": ({"return_sequences": True, "zero_output_for_mask": True},
+                                    {"layer": "SimpleRNN", "mask": "random"}),
+    "simple_rnn_go_backwards": ({"return_sequences": True, "go_backwards": True},
+                                {"layer": "SimpleRNN", "mask": "pre", "initial_state": True}),
+    "simple_rnn_float64_relu": ({"return_sequences": True, "activation": "relu"},
+                                {"layer": "SimpleRNN", "dtype": "float64", "mask": "random"}),
+    "simple_rnn_k2": ({"return_sequences": True, "use_bias": False},
+                      {"layer": "SimpleRNN", "keras": 2, "mask": "post"}),
 }
+N_STATES = {"LSTM": 2, "GRU": 1, "SimpleRNN": 1}
 
 
 def _mask(kind, rng):
@@ -81,12 +103,13 @@ def make_case(name, layer_opts, data_opts, seed):
             inputs.append(m_in)
             kw["mask"] = m_in
         states = None
+        cls = data_opts.get("layer", "LSTM")
         if data_opts.get("initial_state"):
-            s_in = [K.Input(shape=(U,), dtype=dtype) for _ in range(2)]
+            s_in = [K.Input(shape=(U,), dtype=dtype) for _ in range(N_STATES[cls])]
             inputs += s_in
             kw["initial_state"] = s_in
-            states = [rng.standard_normal((B, U)).astype(dtype) * 0.5 for _ in range(2)]
-        layer = K.layers.LSTM(U, return_state=True, dtype=dtype, **layer_opts)
+            states = [rng.standard_normal((B, U)).astype(dtype) * 0.5 for _ in s_in]
+        layer = getattr(K.layers, cls)(U, return_state=True, dtype=dtype, **layer_opts)
         outputs = layer(x_in, **kw)
         model = K.Model(inputs, outputs)
         x = rng.standard_normal((B, T, D)).astype(dtype)
@@ -114,17 +137,22 @@ def make_case(name, layer_opts, data_opts, seed):
             arrays[f"state_{k}"] = s
     finally:
         K.backend.set_floatx("float32")
-    config = dict(layer="LSTM", units=U, options=layer_opts, dtype=dtype, calls=calls,
+    config = dict(layer=cls, units=U, options=layer_opts, dtype=dtype, calls=calls,
                   keras_version=keras_version, keras=K.__version__, case=name)
     arrays["config"] = np.array(json.dumps(config))
     np.savez_compressed(HERE / f"{name}.npz", **arrays)
     print(f"{name}: {config}")
 
 
-def main():
+def main(names=()):
+    unknown = set(names) - set(CASES)
+    if unknown:
+        raise SystemExit(f"unknown case(s) {sorted(unknown)}; known: {sorted(CASES)}")
     for seed, (name, (layer_opts, data_opts)) in enumerate(CASES.items()):
-        make_case(name, layer_opts, data_opts, seed)
+        if not names or name in names:
+            make_case(name, layer_opts, data_opts, seed)
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+    main(sys.argv[1:])
