@@ -243,11 +243,11 @@ def test_jit_and_pure_paths_agree(tmp_path):
 
 @pytest.mark.parametrize("cell", CELLS)
 @given(cfg=rnn_configs(max_batch=7))
-def test_batch_split_across_threads_is_exact(cell, cfg):
+def test_batch_split_across_threads_matches_one_thread(cell, cfg):
     """Rows split across worker threads give the single-thread result (every output, the
-    final states and the ``keep`` cache), whatever the mask and direction: bit for bit where
-    the recurrent product is the hand loop (LSTM, SimpleRNN), to BLAS's rounding for the GRU
-    (its ``np.dot`` may pick another kernel for fewer rows)."""
+    final states and the ``keep`` cache), whatever the mask and direction, to rounding: a
+    block's own buffers may align differently, which moves the vectorised loops' boundaries
+    and the GRU's BLAS may pick another kernel for fewer rows."""
     from lstm_np.kernels import recurrent as rec
     weights, x, mask, states = make_cell_data(cell, cfg)
     layer = make_cell_layer(cell, cfg)
@@ -256,13 +256,13 @@ def test_batch_split_across_threads_is_exact(cell, cfg):
     single = run()
     with pytest.MonkeyPatch.context() as m:
         m.setattr(rec, "MIN_ROWS_PER_WORKER", 1)
-        m.setattr(rec, "MIN_WORK_PER_WORKER", 1)
+        m.setattr(rec, "WORKER_MATMUL", 1)
         m.setenv("LSTM_NP_NUM_THREADS", "3")
-        assert len(rec.batch_split(cfg["batch"], 1)) == (min(3, cfg["batch"])
-                                                          if rec.JIT_ENABLED else 1)
+        assert len(rec.batch_split(cfg["batch"], 1)) == (cfg["batch"] if rec.JIT_ENABLED
+                                                          else 1)
         split = run()
     for a, b in zip([single[0], single[1], *single[2]], [split[0], split[1], *split[2]]):
-        if cell.startswith("gru") and a.dtype.kind == "f":
+        if a.dtype.kind == "f":
             assert_close([a], [b], cfg["dtype"], f"{cell} {cfg}")
         else:
             np.testing.assert_array_equal(a, b)

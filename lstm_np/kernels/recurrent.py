@@ -285,38 +285,43 @@ def _cell_step(cell, xw_t, states, recurrent_kernel, bias, act, rec_act, z_out, 
 
 
 @jit
-def _rnn_forward(cell, x, kernel, recurrent_kernel, bias, states0, mask, act, rec_act,
-                 go_backwards, zero_output_for_mask, return_sequences, keep, limit):
-    """The time loop. Returns ``(outputs, final_states, zs, history)``.
+def _project(cell, x, kernel, bias, limit):
+    """The input projection for all timesteps, one GEMM: ``x @ kernel`` (B, T, G), plus the
+    input bias for non-LSTM cells (:func:`_add_input_bias`)."""
+    B, T, D = x.shape
+    G = kernel.shape[1]
+    xw = np.empty((B, T, G), dtype=x.dtype)
+    _matmul_into(x.reshape(B * T, D), kernel, xw.reshape(B * T, G), limit)
+    _add_input_bias(cell, xw, bias)
+    return xw
 
-    Products of up to ``limit`` multiply-adds (the input projection, the recurrent product)
-    run in :func:`_matmul_into`'s loop rather than BLAS.
+
+@jit
+def _rnn_loop(cell, xw, rk, bias, states0, mask, act, rec_act, go_backwards,
+              zero_output_for_mask, return_sequences, keep, limit):
+    """The time loop over the projected input ``xw`` (B, T, G), ``rk`` as
+    :func:`_prepare_recurrent` returns it. Returns ``(outputs, final_states, zs, history)``.
 
     outputs (B, T or 1, U) in processing order; final_states (S, B, U); when ``keep``,
     zs (B, T, G) holds the pre-activations (per cell: see the module docstring) and
     history (S, B, T, U) the states entering each step (processing order), which the
     backward pass needs; otherwise both are empty.
     """
-    B, T, D = x.shape
+    B, T, G = xw.shape
     S, _, U = states0.shape
-    G = kernel.shape[1]
-    xw = np.empty((B, T, G), dtype=x.dtype)                   # (B, T, G), one GEMM
-    _matmul_into(x.reshape(B * T, D), kernel, xw.reshape(B * T, G), limit)
-    _add_input_bias(cell, xw, bias)
-    rk = _prepare_recurrent(cell, recurrent_kernel)
     states = states0.copy()                                    # (S, B, U)
     has_mask = mask.shape[0] > 0
     n_out = T if return_sequences else 1
-    outputs = np.zeros((B, n_out, U), dtype=x.dtype)           # (B, T|1, U)
-    prev = np.zeros((B, U), dtype=x.dtype)                     # last emitted output
+    outputs = np.zeros((B, n_out, U), dtype=xw.dtype)           # (B, T|1, U)
+    prev = np.zeros((B, U), dtype=xw.dtype)                     # last emitted output
     if keep:
-        zs = np.empty((B, T, G), dtype=x.dtype)
-        history = np.empty((S, B, T, U), dtype=x.dtype)
+        zs = np.empty((B, T, G), dtype=xw.dtype)
+        history = np.empty((S, B, T, U), dtype=xw.dtype)
     else:
-        zs = np.empty((0, 0, 0), dtype=x.dtype)
-        history = np.empty((0, 0, 0, 0), dtype=x.dtype)
-    z = np.empty((B, G), dtype=x.dtype)                        # step scratch, reused
-    acc = np.empty((B, G), dtype=x.dtype)
+        zs = np.empty((0, 0, 0), dtype=xw.dtype)
+        history = np.empty((0, 0, 0, 0), dtype=xw.dtype)
+    z = np.empty((B, G), dtype=xw.dtype)                        # step scratch, reused
+    acc = np.empty((B, G), dtype=xw.dtype)
     new = np.empty_like(states)
     for s in range(T):
         t = T - 1 - s if go_backwards else s
@@ -340,11 +345,10 @@ def _rnn_forward(cell, x, kernel, recurrent_kernel, bias, states0, mask, act, re
     return outputs, states, zs, history
 
 
-#: Batch splitting across threads (``rnn_forward``): at least this many rows per worker
-#: and this many multiply-adds per worker per call (``rows * T * U * G``), else one thread.
+#: Batch splitting across threads (``rnn_forward``): blocks of at least this many rows, each
+#: with a recurrent product of at most ``WORKER_MATMUL`` multiply-adds (the size where the
+#: hand loop keeps up with single-threaded BLAS; benchmarks/README.md), at least two blocks.
 MIN_ROWS_PER_WORKER = 8
-MIN_WORK_PER_WORKER = 1 << 24
-#: A worker's products run in the hand loop up to this size (BLAS above).
 WORKER_MATMUL = 1 << 23
 _POOL = None
 _POOL_LOCK = threading.Lock()
@@ -362,14 +366,19 @@ def n_threads():
         return os.cpu_count() or 1
 
 
-def batch_split(batch, work_per_row):
-    """Row slices, one per worker: ``[slice(0, batch)]`` when splitting does not pay."""
-    if not JIT_ENABLED:          # the pure-NumPy path holds the GIL between array ops
+def batch_split(batch, product_per_row):
+    """Row slices for the workers: ``[slice(0, batch)]`` when splitting does not pay.
+
+    ``product_per_row`` is the recurrent product's multiply-adds per row (``U * G``).
+    """
+    threads = n_threads()
+    if not JIT_ENABLED or threads < 2:   # the pure-NumPy path holds the GIL
         return [slice(0, batch)]
-    n = min(n_threads(), batch // MIN_ROWS_PER_WORKER,
-            (batch * work_per_row) // MIN_WORK_PER_WORKER)
-    if n <= 1:
+    rows = min(batch // 2, WORKER_MATMUL // max(1, product_per_row))
+    rows = max(rows, -(-batch // (4 * threads)))   # no more than 4 blocks per thread
+    if rows < MIN_ROWS_PER_WORKER:
         return [slice(0, batch)]
+    n = -(-batch // rows)
     bounds = [batch * i // n for i in range(n + 1)]
     return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
@@ -428,20 +437,20 @@ def rnn_forward(cell, x, kernel, recurrent_kernel, bias, states0, mask, act, rec
     flags = (bool(go_backwards), bool(zero_output_for_mask), bool(return_sequences), bool(keep))
     B, T = x.shape[:2]
     U, G = recurrent_kernel.shape
-    parts = batch_split(B, T * U * G)
+    xw = _project(cell, x, kernel, bias, SMALL_MATMUL)      # (B, T, G), one GEMM
+    rk = _prepare_recurrent(cell, recurrent_kernel)
+    parts = batch_split(B, U * G)
     if len(parts) == 1:
-        outputs, states, zs, history = _rnn_forward(
-            cell, x, kernel, recurrent_kernel, bias, states0, mask, act, rec_act, *flags,
-            SMALL_MATMUL)
+        outputs, states, zs, history = _rnn_loop(cell, xw, rk, bias, states0, mask, act,
+                                                 rec_act, *flags, SMALL_MATMUL)
     else:
-        # Rows of a batch never interact: each worker runs the whole sequence for its rows
-        # (numba releases the GIL) with its products in the hand loop, not in BLAS, whose
-        # own threads would fight the workers'.
+        # Rows of a batch never interact: each worker runs the whole time loop for a block
+        # of rows (numba releases the GIL), its recurrent product in the hand loop, not in
+        # BLAS, whose own threads would fight the workers.
         has_mask = mask.shape[0] > 0
-        results = _pool().map(lambda rows: _rnn_forward(
-            cell, x[rows], kernel, recurrent_kernel, bias,
-            np.ascontiguousarray(states0[:, rows]), mask[rows] if has_mask else mask,
-            act, rec_act, *flags, WORKER_MATMUL), parts)
+        results = _pool().map(lambda rows: _rnn_loop(
+            cell, xw[rows], rk, bias, np.ascontiguousarray(states0[:, rows]),
+            mask[rows] if has_mask else mask, act, rec_act, *flags, WORKER_MATMUL), parts)
         outputs, states, zs, history = (np.concatenate(r, axis=a) for r, a in
                                         zip(zip(*results), (0, 1, 0, 1)))
     if not return_sequences:
