@@ -159,7 +159,7 @@ _PATH_SCRIPT = """
 import json, sys, numpy as np
 sys.path.insert(0, {root!r})
 import lstm_np as ln
-from tests.test_kernels import make_cell_data, make_cell_layer
+from tests.cells import make_cell_data, make_cell_layer
 out = {{}}
 for k, (cell, cfg) in enumerate(json.loads(sys.argv[1])):
     w, x, m, s = make_cell_data(cell, cfg)
