@@ -24,7 +24,7 @@ JIT_ENABLED = HAVE_NUMBA and os.environ.get("LSTM_NP_DISABLE_JIT", "0").lower() 
 _OPTIONS = dict(cache=True, fastmath=False, nogil=True, error_model="numpy")
 
 
-def jit(fn=None, *, fallback=None, contract=False):
+def jit(fn=None, *, fallback=None, contract=False, inline=False):
     """Compile ``fn`` with numba when enabled; otherwise return ``fallback`` or ``fn``.
 
     ``fallback`` is a NumPy-vectorised twin for leaves whose fast numba form is a scalar
@@ -32,10 +32,18 @@ def jit(fn=None, *, fallback=None, contract=False):
     LLVM fuse ``a * b + c`` into one FMA (one rounding instead of two, as BLAS does) and
     nothing else: NaN/inf semantics and operation order stay. It is earned by the
     recurrent mat-vec (6.3 -> 4.7 us for 128 x 512, benchmarks/README.md).
+
+    ``inline=True`` inlines ``fn`` into its jitted callers at the numba IR level
+    (``inline="always"``) instead of compiling it as a function of its own. It saves compile
+    time for a function that calls large kernels (``_activate``): numba links and
+    re-optimises a callee's whole closure into every jitted function up the call chain, so
+    each such level costs about as much as compiling the closure once.
     """
     if fn is None:
-        return lambda f: jit(f, fallback=fallback, contract=contract)
+        return lambda f: jit(f, fallback=fallback, contract=contract, inline=inline)
     if not JIT_ENABLED:
         return fallback or fn
-    options = dict(_OPTIONS, fastmath={"contract"}) if contract else _OPTIONS
+    options = dict(_OPTIONS, fastmath={"contract"}) if contract else dict(_OPTIONS)
+    if inline:
+        options["inline"] = "always"
     return _numba.njit(**options)(fn)

@@ -12,9 +12,9 @@ pair, registered in ``_RULES`` by class (looked up along the MRO). Masks carry n
 gradient; inference-time semantics are those of ``Model.predict`` (dropout-likes are the
 identity). Integer inputs (ids fed to an ``Embedding``) get ``None``.
 
-Supported: ``InputLayer``, ``LSTM`` (any ``return_sequences`` / ``return_state`` /
-``go_backwards`` / masks / ``initial_state`` tensors), ``Bidirectional(LSTM)`` (every
-merge mode), ``Dense`` (any activation, softmax and log_softmax included, any input
+Supported: ``InputLayer``, ``LSTM``, ``GRU`` (both ``reset_after``) and ``SimpleRNN``
+(any ``return_sequences`` / ``return_state`` / ``go_backwards`` / masks / ``initial_state``
+tensors), ``Bidirectional`` of any of them (every merge mode), ``Dense`` (any activation, softmax and log_softmax included, any input
 rank), ``Activation``, ``Softmax`` (with masks), the dropout-likes, ``Masking``,
 ``Embedding`` (gradient on the table), ``TimeDistributed`` of any supported
 single-output layer, and ``Add`` / ``Subtract`` / ``Average`` / ``Concatenate`` (inputs of
@@ -65,7 +65,7 @@ def _check_rnn(layer):
     from .kernels.backward import BACKWARD_CELLS
     if layer.CELL not in BACKWARD_CELLS:
         raise NotImplementedError(f"gradients: {_cls(layer)} {layer.name!r} has no backward "
-                                  f"pass yet (LSTM layers only)")
+                                  f"pass")
 
 
 def _rnn_fwd(layer, x, mask, init, call_mask):

@@ -1,8 +1,10 @@
 """The backward pass against TensorFlow's autodiff (``tf.GradientTape``) on real Keras 3 layers.
 
-Truth is TF: the same weights in a ``keras.layers.LSTM``, called as
-``layer(x, mask=tf.constant(mask), initial_state=[h0, c0])`` under a tape, with the loss
-``sum(out * d_out) + sum(h * dh) + sum(c * dc)`` for random upstream gradients.
+Truth is TF: the same weights in a ``keras.layers.LSTM`` (or ``GRU`` with either
+``reset_after``, or ``SimpleRNN``: every test helper takes ``cfg["cell"]``, default
+``"lstm"``), called as ``layer(x, mask=tf.constant(mask), initial_state=[h0, c0])`` under a
+tape, with the loss ``sum(out * d_out) + sum(h * dh) + sum(c * dc)`` for random upstream
+gradients.
 
 Tolerance, per gradient tensor: ``max|ours - tf| <= tol * scale`` with
 ``scale = max(1, max|tf|)``, ``tol = 1e-5`` in float32 (T <= 50) and ``1e-10`` in float64.
@@ -17,14 +19,15 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given, settings, strategies as st
 
 import lstm_np as ln
 from lstm_np.activation_grads import activate_grad
 from lstm_np.activations import ACTIVATIONS, HARD_SIGMOID_K2, resolve
 
+from .cells import STATE_NAMES, make_cell_data, make_cell_layer
 from .jit_paths import run_on_both_paths
-from .strategies import ACTIVATION_NAMES, make_data, rnn_configs
+from .strategies import ACTIVATION_NAMES, rnn_configs
 
 TOL = {"float32": 1e-5, "float64": 1e-10}
 # TF's float64 gelu itself is only ~4e-9 accurate (forward and gradient; its erf is exact),
@@ -34,73 +37,87 @@ TOL_F64_GELU = 1e-7
 # float64; lstm_np's forward uses 0.2 and its derivative follows the forward, so float64
 # cases with leaky_relu differ from TF by a relative 1.5e-8 per step.
 TOL_F64_LEAKY = 1e-7
-NAMES = ("x", "h0", "c0", "kernel", "recurrent_kernel", "bias")
+CELL_NAMES = ["lstm", "gru", "gru_reset_before", "simple_rnn"]
+OTHER_CELLS = CELL_NAMES[1:]
+# Recurrent activations with values in [0, 1]: gates then make a contractive recurrence.
+GATE_LIKE = ("sigmoid", "hard_sigmoid", "sparse_sigmoid")
 
 
 # ----------------------------------------------------------------------------- helpers
+def cell_of(cfg):
+    return cfg.get("cell", "lstm")
+
+
+def grad_names(cfg):
+    """``x``, one name per initial state, the weights in Keras order."""
+    return (("x",) + STATE_NAMES[cell_of(cfg)] + ("kernel", "recurrent_kernel")
+            + (("bias",) if cfg["use_bias"] else ()))
+
+
 def ours_layer(cfg, weights):
-    layer = ln.LSTM(cfg["units"], activation=cfg["activation"],
-                    recurrent_activation=cfg["recurrent_activation"], use_bias=cfg["use_bias"],
-                    return_sequences=cfg["return_sequences"], return_state=True,
-                    go_backwards=cfg["go_backwards"],
-                    zero_output_for_mask=cfg["zero_output_for_mask"], dtype=cfg["dtype"])
+    layer = make_cell_layer(cell_of(cfg), cfg)
     layer.set_weights(weights)
     return layer
 
 
 def upstream(cfg, rng):
-    """Random gradients on the output and, with ``return_state``, on the final h and c."""
+    """Random gradients on the output and, with ``return_state``, on the final states."""
     dt = np.dtype(cfg["dtype"])
     B, T, U = cfg["batch"], cfg["timesteps"], cfg["units"]
     d_out = rng.standard_normal((B, T, U) if cfg["return_sequences"] else (B, U)).astype(dt)
-    d_states = ([rng.standard_normal((B, U)).astype(dt) for _ in range(2)]
+    n_states = len(STATE_NAMES[cell_of(cfg)])
+    d_states = ([rng.standard_normal((B, U)).astype(dt) for _ in range(n_states)]
                 if cfg["return_state"] else None)
     return d_out, d_states
 
 
 def ours_grads(cfg, weights, x, mask, states, d_out, d_states):
-    """Our gradients, named as in ``NAMES`` (h0/c0 whether or not states were given)."""
+    """Our gradients, named as in :func:`grad_names` (states whether or not given)."""
     layer = ours_layer(cfg, weights)
     _, _, cache = layer.forward(x, initial_state=states, mask=mask, keep=True)
     g = layer.backward(d_out, d_states, cache)
-    out = dict(x=g["x"], h0=g["initial_state"][0], c0=g["initial_state"][1],
-               kernel=g["kernel"], recurrent_kernel=g["recurrent_kernel"])
-    if cfg["use_bias"]:
-        out["bias"] = g["bias"]
-    return out
+    return dict(zip(grad_names(cfg), [g["x"]] + g["initial_state"] + g["weights"]))
 
 
 def tf_grads(cfg, weights, x, mask, states, d_out, d_states):
-    """TF's gradients of the same loss through a Keras 3 LSTM layer."""
+    """TF's gradients of the same loss through the Keras 3 layer of ``cfg["cell"]``."""
     import keras
     import tensorflow as tf
     dt = cfg["dtype"]
     B, U = cfg["batch"], cfg["units"]
-    layer = keras.layers.LSTM(
-        U, activation=cfg["activation"], recurrent_activation=cfg["recurrent_activation"],
-        use_bias=cfg["use_bias"], return_sequences=cfg["return_sequences"], return_state=True,
-        go_backwards=cfg["go_backwards"], zero_output_for_mask=cfg["zero_output_for_mask"],
-        dtype=dt)
+    cell = cell_of(cfg)
+    kw = dict(activation=cfg["activation"], use_bias=cfg["use_bias"],
+              return_sequences=cfg["return_sequences"], return_state=True,
+              go_backwards=cfg["go_backwards"], zero_output_for_mask=cfg["zero_output_for_mask"],
+              dtype=dt)
+    if cell == "simple_rnn":
+        layer = keras.layers.SimpleRNN(U, **kw)
+    elif cell == "lstm":
+        layer = keras.layers.LSTM(U, recurrent_activation=cfg["recurrent_activation"], **kw)
+    else:
+        layer = keras.layers.GRU(U, recurrent_activation=cfg["recurrent_activation"],
+                                 reset_after=cell == "gru", **kw)
     layer.build((B, cfg["timesteps"], cfg["input_dim"]))
     layer.set_weights(weights)
+    n_states = len(STATE_NAMES[cell])
     if states is None:
-        states = [np.zeros((B, U), dt), np.zeros((B, U), dt)]
+        states = [np.zeros((B, U), dt) for _ in range(n_states)]
     tx = tf.constant(x)
-    th0, tc0 = tf.constant(states[0]), tf.constant(states[1])
-    kw = {} if mask is None else dict(mask=tf.constant(mask))
+    ts = [tf.constant(s) for s in states]
+    mkw = {} if mask is None else dict(mask=tf.constant(mask))
     wvars = [layer.cell.kernel, layer.cell.recurrent_kernel]
     if cfg["use_bias"]:
         wvars.append(layer.cell.bias)
     with tf.GradientTape() as tape:
-        tape.watch([tx, th0, tc0])
-        out, h, c = layer(tx, initial_state=[th0, tc0], **kw)
+        tape.watch([tx] + ts)
+        out, *final = layer(tx, initial_state=ts, **mkw)
         loss = tf.reduce_sum(out * d_out)
         if d_states is not None:
-            loss += tf.reduce_sum(h * d_states[0]) + tf.reduce_sum(c * d_states[1])
-    grads = tape.gradient(loss, [tx, th0, tc0] + [v.value for v in wvars])
-    names = NAMES[:len(grads)]
+            for s, d in zip(final, d_states):
+                loss += tf.reduce_sum(s * d)
+    grads = tape.gradient(loss, [tx] + ts + [v.value for v in wvars])
     return {n: (np.zeros_like(v) if g is None else np.asarray(g))
-            for n, g, v in zip(names, grads, [x] + list(states) + list(weights))}
+            for n, g, v in zip(grad_names(cfg), grads, [x] + list(states) + list(weights))}
 
 
 def max_scaled_errors(ours, ref):
@@ -114,13 +131,14 @@ def log_errors(test_name, cfg, errs):
     path = os.environ.get("LSTM_NP_ERROR_LOG")
     if path:
         with open(path, "a") as f:
-            f.write(json.dumps(dict(test=test_name, dtype=cfg["dtype"], T=cfg["timesteps"],
+            f.write(json.dumps(dict(test=test_name, cell=cell_of(cfg), dtype=cfg["dtype"],
+                                    T=cfg["timesteps"],
                                     scale=cfg["weight_scale"], max_scaled=max(errs.values()),
                                     errors=errs)) + "\n")
 
 
 def check_against_tf(cfg, test_name):
-    weights, x, mask, states = make_data(cfg)
+    weights, x, mask, states = make_cell_data(cell_of(cfg), cfg)
     rng = np.random.default_rng(cfg["seed"] + 1)
     d_out, d_states = upstream(cfg, rng)
     ref = tf_grads(cfg, weights, x, mask, states, d_out, d_states)
@@ -169,10 +187,29 @@ def test_gradients_match_tf(cfg):
     float64 gradient still matches TF's float64). Such configurations run at unit scale on
     short sequences; gate-like recurrent activations keep the full range.
     """
-    if cfg["recurrent_activation"] not in ("sigmoid", "hard_sigmoid", "sparse_sigmoid"):
+    if cfg["recurrent_activation"] not in GATE_LIKE:
         cfg.update(weight_scale=min(cfg["weight_scale"], 1.0),
                    timesteps=min(cfg["timesteps"], 12))
     check_against_tf(cfg, "tf-grad")
+
+
+@pytest.mark.keras
+@settings(max_examples=12)
+@given(st.sampled_from(OTHER_CELLS), rnn_configs(max_units=6, max_timesteps=30, max_batch=3))
+def test_gradients_match_tf_gru_simple_rnn(cell, cfg):
+    """GRU (both ``reset_after``) and SimpleRNN, drawn as the LSTM above.
+
+    The GRU with a recurrent activation outside [0, 1] and the SimpleRNN with a
+    non-gate-like activation are expansive recurrences (``h = z h + (1 - z) hh`` is no
+    longer a convex combination; ``act'`` up to 1 times the recurrent kernel): unit scale,
+    short sequences, as for the LSTM.
+    """
+    cfg["cell"] = cell
+    recurrence = cfg["activation"] if cell == "simple_rnn" else cfg["recurrent_activation"]
+    if recurrence not in GATE_LIKE:
+        cfg.update(weight_scale=min(cfg["weight_scale"], 1.0),
+                   timesteps=min(cfg["timesteps"], 12))
+    check_against_tf(cfg, "tf-grad-" + cell)
 
 
 @pytest.mark.keras
@@ -185,6 +222,17 @@ def test_gradients_match_tf_every_activation(cfg):
 
 
 @pytest.mark.keras
+@settings(max_examples=10)
+@given(st.sampled_from(OTHER_CELLS),
+       rnn_configs(activations=ACTIVATION_NAMES, max_units=4, max_timesteps=5, max_batch=3))
+def test_gradients_match_tf_every_activation_gru_simple_rnn(cell, cfg):
+    """Every supported activation in the GRU and SimpleRNN cells."""
+    cfg.update(cell=cell, weight_scale=0.5)
+    check_against_tf(cfg, "tf-grad-activations-" + cell)
+
+
+@pytest.mark.keras
+@pytest.mark.parametrize("cell", CELL_NAMES)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("case", [
     dict(mask_kind="pre", go_backwards=True, return_sequences=True),
@@ -195,9 +243,9 @@ def test_gradients_match_tf_every_activation(cfg):
     dict(mask_kind="all_masked_row", return_sequences=True, use_bias=False),
     dict(mask_kind="none", activation="relu", recurrent_activation="hard_sigmoid"),
 ])
-def test_gradients_match_tf_named_cases(case, dtype):
-    """The mask/direction/output-carry combinations, each run explicitly."""
-    cfg = dict(units=5, input_dim=3, batch=4, timesteps=9, activation="tanh",
+def test_gradients_match_tf_named_cases(case, dtype, cell):
+    """The mask/direction/output-carry combinations, each run explicitly, every cell."""
+    cfg = dict(cell=cell, units=5, input_dim=3, batch=4, timesteps=9, activation="tanh",
                recurrent_activation="sigmoid", use_bias=True, return_sequences=False,
                return_state=True, go_backwards=False, zero_output_for_mask=False,
                mask_kind="none", initial_state=True, weight_scale=1.0, dtype=dtype, seed=7)
@@ -206,23 +254,25 @@ def test_gradients_match_tf_named_cases(case, dtype):
 
 
 @pytest.mark.keras
-def test_zero_input_hits_the_kinks_like_tf():
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_zero_input_hits_the_kinks_like_tf(cell):
     """All-zero input, no bias, zero states: every pre-activation and c sit exactly on 0,
     where relu, celu, leaky_relu, ... have kinks; TF's one-sided choices must be ours."""
     for act, rec in [("relu", "hard_sigmoid"), ("celu", "leaky_relu"), ("relu6", "relu"),
                      ("hard_tanh", "sparse_sigmoid"), ("soft_shrink", "hard_silu")]:
-        cfg = dict(units=3, input_dim=2, batch=2, timesteps=4, activation=act,
+        cfg = dict(cell=cell, units=3, input_dim=2, batch=2, timesteps=4, activation=act,
                    recurrent_activation=rec, use_bias=False, return_sequences=True,
                    return_state=True, go_backwards=False, zero_output_for_mask=False,
                    mask_kind="none", initial_state=False, weight_scale=1.0,
                    dtype="float32", seed=3)
-        weights, x, mask, states = make_data(cfg)
+        weights, x, mask, states = make_cell_data(cell, cfg)
         x = np.zeros_like(x)
         d_out, d_states = upstream(cfg, np.random.default_rng(0))
         ref = tf_grads(cfg, weights, x, mask, states, d_out, d_states)
         got = ours_grads(cfg, weights, x, mask, states, d_out, d_states)
-        for k in ref:
-            np.testing.assert_allclose(got[k], ref[k], rtol=1e-6, atol=1e-7,
+        for k in ref:   # a wrong one-sided choice is an O(1) error; rounding scales with |ref|
+            scale = max(1.0, float(np.abs(ref[k]).max()))
+            np.testing.assert_allclose(got[k], ref[k], rtol=1e-6, atol=1e-7 * scale,
                                        err_msg=f"{act}/{rec} {k}")
 
 
@@ -260,64 +310,76 @@ def test_activation_derivatives_match_tf(name, dtype):
 
 
 # ------------------------------------------------------------------- without TF
-def small_layer(rng, dtype="float32", use_bias=True, **kw):
-    layer = ln.LSTM(4, dtype=dtype, use_bias=use_bias, **kw)
-    w = [rng.standard_normal((3, 16)) * 0.5, rng.standard_normal((4, 16)) * 0.5]
-    if use_bias:
-        w.append(rng.standard_normal(16) * 0.5)
-    layer.set_weights(w)
+def small_layer(rng, dtype="float32", use_bias=True, cell="lstm", **kw):
+    """A 4-unit layer of ``cell`` on 3 input features, weights of scale 0.5."""
+    if cell == "lstm":
+        layer = ln.LSTM(4, dtype=dtype, use_bias=use_bias, **kw)
+    elif cell == "simple_rnn":
+        layer = ln.SimpleRNN(4, dtype=dtype, use_bias=use_bias, **kw)
+    else:
+        layer = ln.GRU(4, dtype=dtype, use_bias=use_bias, reset_after=cell == "gru", **kw)
+    layer.set_weights([rng.standard_normal(s) * 0.5 for s in layer.weight_shapes(3)])
     return layer
 
 
+@pytest.mark.parametrize("cell", CELL_NAMES)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_backward_names_shapes_and_dtypes(rng, dtype):
-    layer = small_layer(rng, dtype, return_sequences=True)
+def test_backward_names_shapes_and_dtypes(rng, dtype, cell):
+    layer = small_layer(rng, dtype, cell=cell, return_sequences=True)
     x = rng.standard_normal((2, 5, 3))
     out, states, cache = layer.forward(x, keep=True)
-    g = layer.backward(np.ones_like(out), [np.ones((2, 4)), None], cache)
+    g = layer.backward(np.ones_like(out), [np.ones((2, 4))], cache)
     assert list(g) == ["x", "initial_state", "kernel", "recurrent_kernel", "bias", "weights"]
     assert g["x"].shape == (2, 5, 3)
-    assert [s.shape for s in g["initial_state"]] == [(2, 4), (2, 4)]
+    assert [s.shape for s in g["initial_state"]] == [(2, 4)] * len(states)
     assert [w.shape for w in g["weights"]] == [w.shape for w in layer.get_weights()]
+    if cell == "gru":
+        assert g["bias"].shape == (2, 12)       # reset_after: [input bias, recurrent bias]
     assert all(a is b for a, b in zip(g["weights"], (g["kernel"], g["recurrent_kernel"],
                                                       g["bias"])))
     for a in [g["x"], *g["initial_state"], *g["weights"]]:
         assert a.dtype == np.dtype(dtype)
 
 
-def test_no_bias_has_no_bias_gradient(rng):
-    layer = small_layer(rng, use_bias=False)
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_no_bias_has_no_bias_gradient(rng, cell):
+    layer = small_layer(rng, use_bias=False, cell=cell)
     out, _, cache = layer.forward(rng.standard_normal((2, 5, 3)), keep=True)
     g = layer.backward(np.ones_like(out), None, cache)
     assert "bias" not in g and len(g["weights"]) == 2
 
 
-def test_no_upstream_gradient_gives_zeros(rng):
-    layer = small_layer(rng)
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_no_upstream_gradient_gives_zeros(rng, cell):
+    layer = small_layer(rng, cell=cell)
     out, _, cache = layer.forward(rng.standard_normal((2, 5, 3)), keep=True)
     g = layer.backward(None, None, cache)
     assert not np.any(g["x"]) and not any(np.any(w) for w in g["weights"])
 
 
-def test_fully_masked_input_passes_state_gradients_through(rng):
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_fully_masked_input_passes_state_gradients_through(rng, cell):
     """Every step masked: the states are carried, so d(initial) == d(final), nothing else."""
-    layer = small_layer(rng, dtype="float64")
+    layer = small_layer(rng, dtype="float64", cell=cell)
     x = rng.standard_normal((2, 5, 3))
-    out, _, cache = layer.forward(x, mask=np.zeros((2, 5), bool), keep=True)
-    dh, dc = rng.standard_normal((2, 2, 4))
-    g = layer.backward(rng.standard_normal(out.shape), [dh, dc], cache)
-    np.testing.assert_array_equal(g["initial_state"][0], dh)
-    np.testing.assert_array_equal(g["initial_state"][1], dc)
+    out, states, cache = layer.forward(x, mask=np.zeros((2, 5), bool), keep=True)
+    d_final = list(rng.standard_normal(states.shape))
+    g = layer.backward(rng.standard_normal(out.shape), d_final, cache)
+    for got, want in zip(g["initial_state"], d_final):
+        np.testing.assert_array_equal(got, want)
     assert not np.any(g["x"]) and not any(np.any(w) for w in g["weights"])
 
 
-def test_cache_is_linear_in_timesteps(rng):
-    """The saved intermediates are 6 B T U numbers (plus the input): no T**2 term."""
-    layer = small_layer(rng)
+@pytest.mark.parametrize("cell, numbers", [("lstm", 6), ("gru", 4), ("gru_reset_before", 4),
+                                           ("simple_rnn", 2)])
+def test_cache_is_linear_in_timesteps(rng, cell, numbers):
+    """The saved intermediates are ``(G + S) B T U`` numbers (plus the input): no T**2 term
+    (LSTM 6, GRU 4, SimpleRNN 2 per B T U)."""
+    layer = small_layer(rng, cell=cell)
     for T in (10, 40):
         x = rng.standard_normal((2, T, 3))
         _, _, (xc, mask, zs, history) = layer.forward(x, keep=True)
-        assert zs.size + history.size == 6 * 2 * T * 4
+        assert zs.size + history.size == numbers * 2 * T * 4
 
 
 def test_backward_errors_are_named(rng):
@@ -344,15 +406,12 @@ import json, sys
 import numpy as np
 sys.path.insert(0, {root!r})
 import lstm_np as ln
-from tests.strategies import make_data
+from tests.cells import make_cell_data, make_cell_layer
 cfgs = json.loads(sys.argv[1])
 out = {{}}
 for k, cfg in enumerate(cfgs):
-    w, x, m, s = make_data(cfg)
-    layer = ln.LSTM(cfg["units"], activation=cfg["activation"],
-                    recurrent_activation=cfg["recurrent_activation"], use_bias=cfg["use_bias"],
-                    return_sequences=True, return_state=True, go_backwards=cfg["go_backwards"],
-                    zero_output_for_mask=cfg["zero_output_for_mask"], dtype=cfg["dtype"])
+    w, x, m, s = make_cell_data(cfg["cell"], cfg)
+    layer = make_cell_layer(cfg["cell"], cfg, return_sequences=True)
     layer.set_weights(w)
     o, st, cache = layer.forward(x, initial_state=s, mask=m, keep=True)
     rng = np.random.default_rng(k)
@@ -367,15 +426,21 @@ np.savez(sys.argv[2], jit=np.array(ln.JIT_ENABLED), **out)
 def test_jit_and_pure_paths_agree(tmp_path):
     """The same backward through numba and through plain NumPy, in two processes."""
     cfgs = []
-    for k, (dt, act, rec) in enumerate([("float32", "tanh", "sigmoid"),
-                                        ("float64", "tanh", "hard_sigmoid"),
-                                        ("float32", "relu", "sigmoid"),
-                                        ("float64", "softsign", "sigmoid")]):
-        cfgs.append(dict(units=5, input_dim=3, batch=3, timesteps=9, activation=act,
+    for k, (cell, dt, act, rec) in enumerate([("lstm", "float32", "tanh", "sigmoid"),
+                                              ("lstm", "float64", "tanh", "hard_sigmoid"),
+                                              ("lstm", "float32", "relu", "sigmoid"),
+                                              ("lstm", "float64", "softsign", "sigmoid"),
+                                              ("gru", "float32", "tanh", "sigmoid"),
+                                              ("gru", "float64", "softsign", "hard_sigmoid"),
+                                              ("gru_reset_before", "float32", "relu", "sigmoid"),
+                                              ("gru_reset_before", "float64", "tanh", "sigmoid"),
+                                              ("simple_rnn", "float32", "tanh", "sigmoid"),
+                                              ("simple_rnn", "float64", "relu", "sigmoid")]):
+        cfgs.append(dict(cell=cell, units=5, input_dim=3, batch=3, timesteps=9, activation=act,
                          recurrent_activation=rec, use_bias=k % 2 == 0,
                          go_backwards=k % 3 == 0, zero_output_for_mask=k == 2,
                          mask_kind="random", initial_state=True, weight_scale=1.0, dtype=dt,
-                         seed=k))
+                         return_sequences=True, seed=k))
     jitted, pure = run_on_both_paths(_PATH_SCRIPT, cfgs, tmp_path)
     for key, a in jitted.items():
         b = pure[key]
@@ -385,12 +450,3 @@ def test_jit_and_pure_paths_agree(tmp_path):
         tol = 1e-5 if a.dtype == np.float32 else 1e-12
         scale = max(1.0, float(np.abs(b).max()))
         np.testing.assert_allclose(a, b, rtol=0, atol=tol * scale, err_msg=key)
-
-
-@pytest.mark.parametrize("cls", ["GRU", "SimpleRNN"])
-def test_cells_without_a_step_backward_say_so(rng, cls):
-    layer = getattr(ln, cls)(3)
-    layer.set_weights([np.zeros(s) for s in layer.weight_shapes(2)])
-    out, _, cache = layer.forward(rng.standard_normal((1, 4, 2)), keep=True)
-    with pytest.raises(NotImplementedError, match="LSTM layers only"):
-        layer.backward(np.ones_like(out), None, cache)

@@ -1,20 +1,19 @@
 """The backward pass against central finite differences, in float64, without TensorFlow.
 
 The scalar checked is ``L = sum(out * d_out) + sum(h * dh) + sum(c * dc)`` for random
-upstream gradients, evaluated by the independent oracle ``tests/naive.py`` (not by
-lstm_np's forward), so both the forward semantics and the backward are checked. Every
-element of every input (x, h0, c0, kernel, recurrent_kernel, bias) is perturbed by
+upstream gradients (without ``c`` for the GRU and SimpleRNN), evaluated by the
+independent oracle ``tests/naive.py`` (not by lstm_np's forward), so both the forward
+semantics and the backward are checked, for every cell family. Every element of every
+input (x, h0, c0, kernel, recurrent_kernel, bias) is perturbed by
 ``EPS = 1e-6``: truncation error ~EPS**2, rounding ~1e-16 / EPS, hence ``TOL = 1e-7``
 relative to ``max(1, max|gradient|)``. Measured maximum: ~1e-9.
 """
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given, settings, strategies as st
 
-import lstm_np as ln
-
-from . import naive
-from .strategies import make_data, rnn_configs
+from .cells import CELLS, STATE_NAMES, make_cell_data, make_cell_layer, oracle_cell
+from .strategies import rnn_configs
 
 EPS = 1e-6
 TOL = 1e-7
@@ -22,15 +21,15 @@ TOL = 1e-7
 SMOOTH = ["tanh", "sigmoid", "softsign", "softplus", "linear", "silu", "gelu", "mish"]
 
 
-def loss_fn(cfg, mask, d_out, d_states):
-    def loss(x, h0, c0, kernel, recurrent_kernel, bias):
-        out, h, c = naive.lstm(x, kernel, recurrent_kernel, bias, initial_state=[h0, c0],
-                               mask=mask, activation_name=cfg["activation"],
-                               recurrent_activation_name=cfg["recurrent_activation"],
-                               go_backwards=cfg["go_backwards"],
-                               zero_output_for_mask=cfg["zero_output_for_mask"],
-                               return_sequences=cfg["return_sequences"])
-        return float(np.sum(out * d_out) + np.sum(h * d_states[0]) + np.sum(c * d_states[1]))
+def loss_fn(cell, cfg, mask, d_out, d_states):
+    """``loss(x, *states, kernel, recurrent_kernel, bias)`` through the oracle."""
+    n = CELLS[cell][1]
+
+    def loss(x, *args):
+        states, (kernel, recurrent_kernel, bias) = list(args[:n]), args[n:]
+        out, *final = oracle_cell(cell, dict(cfg, use_bias=bias is not None),
+                                  [kernel, recurrent_kernel, bias], x, mask, states)
+        return float(np.sum(out * d_out) + sum(np.sum(s * d) for s, d in zip(final, d_states)))
     return loss
 
 
@@ -53,29 +52,26 @@ def finite_differences(loss, args):
     return grads
 
 
-def check(cfg):
+def check(cfg, cell="lstm"):
     cfg = dict(cfg, dtype="float64")
-    weights, x, mask, states = make_data(cfg)
+    weights, x, mask, states = make_cell_data(cell, cfg)
     B, U = cfg["batch"], cfg["units"]
+    n = CELLS[cell][1]
     rng = np.random.default_rng(cfg["seed"] + 2)
     if states is None:
-        states = [rng.standard_normal((B, U)) * 0.5 for _ in range(2)]
+        states = [rng.standard_normal((B, U)) * 0.5 for _ in range(n)]
     d_out = rng.standard_normal((B, cfg["timesteps"], U) if cfg["return_sequences"] else (B, U))
-    d_states = rng.standard_normal((2, B, U))
-    layer = ln.LSTM(U, activation=cfg["activation"],
-                    recurrent_activation=cfg["recurrent_activation"], use_bias=cfg["use_bias"],
-                    return_sequences=cfg["return_sequences"], go_backwards=cfg["go_backwards"],
-                    zero_output_for_mask=cfg["zero_output_for_mask"], dtype="float64")
+    d_states = rng.standard_normal((n, B, U))
+    layer = make_cell_layer(cell, cfg, return_state=False)
     layer.set_weights(weights)
     _, _, cache = layer.forward(x, initial_state=states, mask=mask, keep=True)
     g = layer.backward(d_out, list(d_states), cache)
     bias = weights[2] if cfg["use_bias"] else None
-    args = [x.copy(), states[0].copy(), states[1].copy(), weights[0].copy(),
-            weights[1].copy(), None if bias is None else bias.copy()]
-    fd = finite_differences(loss_fn(cfg, mask, d_out, d_states), args)
-    ours = [g["x"], g["initial_state"][0], g["initial_state"][1], g["kernel"],
-            g["recurrent_kernel"], g.get("bias")]
-    names = ["x", "h0", "c0", "kernel", "recurrent_kernel", "bias"]
+    args = ([x.copy()] + [s.copy() for s in states]
+            + [weights[0].copy(), weights[1].copy(), None if bias is None else bias.copy()])
+    fd = finite_differences(loss_fn(cell, cfg, mask, d_out, d_states), args)
+    ours = [g["x"]] + g["initial_state"] + [g["kernel"], g["recurrent_kernel"], g.get("bias")]
+    names = ["x", *STATE_NAMES[cell], "kernel", "recurrent_kernel", "bias"]
     worst = []
     for name, a, b in zip(names, ours, fd):
         if b is None:
@@ -96,12 +92,25 @@ def test_gradients_match_finite_differences(cfg):
     check(cfg)
 
 
+OTHER_CELLS = [c for c in CELLS if c != "lstm"]
+
+
+@settings(max_examples=12)
+@given(st.sampled_from(OTHER_CELLS),
+       rnn_configs(activations=SMOOTH, max_units=4, max_timesteps=6, max_batch=3,
+                   dtypes=("float64",)))
+def test_gru_simple_rnn_match_finite_differences(cell, cfg):
+    """The same for the GRU (both ``reset_after``) and the SimpleRNN."""
+    check(cfg, cell)
+
+
 BASE = dict(units=3, input_dim=2, batch=3, timesteps=6, activation="tanh",
             recurrent_activation="sigmoid", use_bias=True, return_sequences=True,
             return_state=True, go_backwards=False, zero_output_for_mask=False,
             mask_kind="none", initial_state=True, weight_scale=1.0, dtype="float64", seed=11)
 
 
+@pytest.mark.parametrize("cell", list(CELLS))
 @pytest.mark.parametrize("case", [
     dict(),
     dict(return_sequences=False),
@@ -117,6 +126,6 @@ BASE = dict(units=3, input_dim=2, batch=3, timesteps=6, activation="tanh",
     dict(activation="softsign", recurrent_activation="hard_sigmoid", weight_scale=0.5),
     dict(activation="relu", recurrent_activation="sigmoid", weight_scale=0.5),
 ], ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()) or "default")
-def test_named_cases_match_finite_differences(case):
+def test_named_cases_match_finite_differences(case, cell):
     """Masked and go_backwards cases, run explicitly (kinked activations away from kinks)."""
-    check(dict(BASE, **case))
+    check(dict(BASE, **case), cell)

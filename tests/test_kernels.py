@@ -13,64 +13,17 @@ import lstm_np as ln
 from lstm_np.activations import ACTIVATIONS, activate, resolve
 
 from . import naive
+from .cells import CELLS, make_cell_data, make_cell_layer, oracle_cell
 from .jit_paths import run_on_both_paths
 from .strategies import ACTIVATION_NAMES, make_data, rnn_configs
 
 # float32 against a float64 oracle: a few ulps per operation, compounding over timesteps.
 TOL = {"float32": dict(rtol=2e-5, atol=2e-5), "float64": dict(rtol=1e-12, atol=1e-12)}
 
-# Cell families: (gate blocks, states). "gru" is reset_after=True, the Keras 3 default.
-CELLS = {"lstm": (4, 2), "gru": (3, 1), "gru_reset_before": (3, 1), "simple_rnn": (1, 1)}
-
-
-def make_cell_data(cell, cfg):
-    """Weights in the Keras shapes of ``cell``, input, mask and initial states."""
-    gates, n_states = CELLS[cell]
-    cfg = dict(cfg, gates=gates, n_states=n_states)
-    weights, x, mask, states = make_data(cfg)
-    if cell == "gru" and cfg["use_bias"]:   # reset_after: (2, 3U) input and recurrent bias
-        rng = np.random.default_rng(cfg["seed"] + 1)
-        weights[2] = (rng.standard_normal((2, 3 * cfg["units"]))
-                      * cfg["weight_scale"]).astype(cfg["dtype"])
-    return weights, x, mask, states
-
-
-def make_cell_layer(cell, cfg, **overrides):
-    """The lstm_np layer of ``cell`` for ``cfg`` (``return_state=True`` unless overridden)."""
-    kw = dict(activation=cfg["activation"], use_bias=cfg["use_bias"],
-              return_sequences=cfg["return_sequences"], return_state=True,
-              go_backwards=cfg["go_backwards"],
-              zero_output_for_mask=cfg.get("zero_output_for_mask", False), dtype=cfg["dtype"],
-              keras_version=cfg.get("keras_version", 3))
-    kw.update(overrides)
-    if cell == "simple_rnn":
-        return ln.SimpleRNN(cfg["units"], **kw)
-    kw["recurrent_activation"] = cfg["recurrent_activation"]
-    if cell == "lstm":
-        return ln.LSTM(cfg["units"], **kw)
-    return ln.GRU(cfg["units"], reset_after=cell == "gru", **kw)
-
-
 def run_cell(cell, cfg, weights, x, mask, states):
     layer = make_cell_layer(cell, cfg)
     layer.set_weights(weights)
     return layer(x, initial_state=states, mask=mask)
-
-
-def oracle_cell(cell, cfg, weights, x, mask, states):
-    """``[output, *states]`` from ``tests/naive.py``."""
-    bias = weights[2] if cfg["use_bias"] else None
-    kw = dict(initial_state=states, mask=mask, activation_name=cfg["activation"],
-              go_backwards=cfg["go_backwards"],
-              zero_output_for_mask=cfg.get("zero_output_for_mask", False),
-              return_sequences=cfg["return_sequences"],
-              keras_version=cfg.get("keras_version", 3))
-    if cell == "simple_rnn":
-        return naive.simple_rnn(x, weights[0], weights[1], bias, **kw)
-    kw["recurrent_activation_name"] = cfg["recurrent_activation"]
-    if cell == "lstm":
-        return naive.lstm(x, weights[0], weights[1], bias, **kw)
-    return naive.gru(x, weights[0], weights[1], bias, reset_after=cell == "gru", **kw)
 
 
 def assert_close(ours, ref, dtype, what=""):
@@ -206,7 +159,7 @@ _PATH_SCRIPT = """
 import json, sys, numpy as np
 sys.path.insert(0, {root!r})
 import lstm_np as ln
-from tests.test_kernels import make_cell_data, make_cell_layer
+from tests.cells import make_cell_data, make_cell_layer
 out = {{}}
 for k, (cell, cfg) in enumerate(json.loads(sys.argv[1])):
     w, x, m, s = make_cell_data(cell, cfg)

@@ -153,6 +153,39 @@ def test_bidirectional(keras, rng, mode):
 
 
 @pytest.mark.keras
+def test_bidirectional_gru_masked(keras, rng):
+    """Bidirectional GRU, both ``reset_after`` conventions, under a Masking mask."""
+    K = keras
+    keras.utils.set_random_seed(6)
+    m = K.Sequential([K.Input((7, 4)), K.layers.Masking(0.0),
+                      K.layers.Bidirectional(K.layers.GRU(6, return_sequences=True)),
+                      K.layers.Bidirectional(K.layers.GRU(5, reset_after=False),
+                                             merge_mode="sum"),
+                      K.layers.Dense(3, "softmax")], name="bidi_gru")
+    x = rng.standard_normal((3, 7, 4)).astype(np.float32)
+    x[0, :2] = 0
+    x[2, 5:] = 0
+    _compare(m, x, rng, check_saliency=True)
+
+
+@pytest.mark.keras
+def test_stacked_gru_simple_rnn(keras, rng):
+    """GRU -> SimpleRNN -> Dense, masked, one layer going backwards, the GRU's state fed on."""
+    K = keras
+    keras.utils.set_random_seed(7)
+    inp = K.Input((8, 5))
+    masked = K.layers.Masking(0.0)(inp)
+    seq, h = K.layers.GRU(6, return_sequences=True, return_state=True, go_backwards=True)(masked)
+    y = K.layers.SimpleRNN(6, return_sequences=True)(seq, initial_state=[h])
+    y = K.layers.SimpleRNN(4, activation="relu")(y)
+    m = K.Model(inp, K.layers.Dense(3)(y), name="gru_simple_rnn")
+    x = rng.standard_normal((4, 8, 5)).astype(np.float32)
+    x[1, 6:] = 0
+    x[3, :3] = 0
+    _compare(m, x, rng, check_saliency=True)
+
+
+@pytest.mark.keras
 def test_functional_states_and_merges(keras, rng):
     """return_state, initial_state tensors, Add / Subtract / Concatenate in a graph."""
     K = keras
@@ -166,18 +199,26 @@ def test_functional_states_and_merges(keras, rng):
 
 
 # ----------------------------------------------------------------------------- no TF
-def _fd_model(rng):
+_FD_RNNS = {   # (the Bidirectional's layer, the last recurrent layer)
+    "lstm": (ln.LSTM, ln.LSTM),
+    "gru": (ln.GRU, lambda u, **kw: ln.GRU(u, reset_after=False, **kw)),
+    "simple_rnn": (ln.SimpleRNN, ln.SimpleRNN),
+}
+
+
+def _fd_model(rng, cell="lstm"):
     dt = "float64"
     T, D = 6, 3
-    lstm = lambda u, **kw: ln.LSTM(u, dtype=dt, **kw)  # noqa: E731
+    bidi_rnn, last_rnn = _FD_RNNS[cell]
     layers = [
         C.InputLayer(shape=(T, D), dtype=dt, name="x"),
         C.Masking(0.0, dtype=dt, name="masking"),
-        Bidirectional(lstm(4, return_sequences=True, name="f"),
-                      lstm(4, return_sequences=True, go_backwards=True, name="b"),
+        Bidirectional(bidi_rnn(4, return_sequences=True, name="f", dtype=dt),
+                      bidi_rnn(4, return_sequences=True, go_backwards=True, name="b",
+                               dtype=dt),
                       merge_mode="mul", name="bidi"),
         TimeDistributed(C.Dense(5, "tanh", dtype=dt, name="td_dense"), name="td"),
-        lstm(4, go_backwards=True, name="lstm"),
+        last_rnn(4, go_backwards=True, name="lstm", dtype=dt),
         C.Dense(3, "softmax", dtype=dt, name="out"),
     ]
     for layer in layers[2:]:
@@ -192,8 +233,9 @@ def _fd_model(rng):
     return ln.Model(layers, nodes, inputs=[[0, 0]], outputs=[len(layers) - 1, 0])
 
 
-def test_finite_differences_float64(rng):
-    model = _fd_model(rng)
+@pytest.mark.parametrize("cell", list(_FD_RNNS))
+def test_finite_differences_float64(rng, cell):
+    model = _fd_model(rng, cell)
     x = rng.standard_normal((3, 6, 3))
     x[1, :2] = 0
     x[2, 5] = 0
@@ -252,10 +294,3 @@ def test_unsupported_layers_named():
     x = np.ones((2, 4, 3), np.float32)
     with pytest.raises(NotImplementedError, match="'flat'.*Flatten"):
         model.gradients(x, np.ones((2, 2), np.float32))
-    gru = ln.GRU(3, name="gru")
-    gru.set_weights([np.zeros(s, np.float32) for s in gru.weight_shapes(3)])
-    model = ln.Model([C.InputLayer(shape=(4, 3), name="x"), gru],
-                     [{"layer": "x", "args": None}, {"layer": "gru", "args": [0, 0]}],
-                     [[0, 0]], [1, 0])
-    with pytest.raises(NotImplementedError, match="GRU 'gru'"):
-        model.input_gradients(x)

@@ -3,7 +3,8 @@
 The mirror of :mod:`lstm_np.kernels.recurrent`. One jitted driver walks the processing
 order backwards and owns everything the forward driver owns — the mask, ``go_backwards``
 and the output carry — and dispatches on the integer ``cell`` code to a per-cell step
-backward (LSTM now; GRU and SimpleRNN plug into :func:`_cell_step_backward`).
+backward in :func:`_cell_step_backward` (LSTM, GRU with ``reset_after`` True or False,
+SimpleRNN).
 
 Gradients follow the forward's ``where`` selections (Keras 3 ``backend/tensorflow/rnn.py``
 ``rnn()``), as TF's autodiff does:
@@ -20,25 +21,33 @@ Gradients follow the forward's ``where`` selections (Keras 3 ``backend/tensorflo
   gradient is returned in the input's (time) order, while ``d_outputs`` is in the output's
   processing order, as the forward returned it.
 
+Bias: the GRU and SimpleRNN add their input bias to the projection ``x W`` (see
+:mod:`lstm_np.kernels.recurrent`), so its gradient is the sum of ``dxw`` over batch and
+time, added once by the driver; a step backward adds only what else reaches the bias (the
+LSTM's whole bias, the GRU ``reset_after`` recurrent bias ``b_rec``).
+
 Shapes: ``B`` batch, ``T`` timesteps, ``D`` input features, ``U`` units, ``G`` gate width
-(``4U`` for the LSTM), ``S`` states (2 for the LSTM).
+(``4U`` LSTM, ``3U`` GRU, ``U`` SimpleRNN), ``S`` states (2 for the LSTM, else 1).
 
 Memory: the forward cache is ``zs`` (B, T, G) and ``history`` (S, B, T, U) — for the LSTM
-``B*T*4U + 2*B*T*U = 6*B*T*U`` numbers; the backward adds the pre-activation gradient
-(B, T, G) and ``O(B*(G + S*U))`` per-step scratch: linear in ``T``. Cheap terms (gate
-activations, the new cell state, ``act(c)``) are recomputed, not stored.
+``B*T*4U + 2*B*T*U = 6*B*T*U`` numbers, the GRU ``4*B*T*U``, the SimpleRNN ``2*B*T*U``;
+the backward adds the pre-activation gradient (B, T, G) and ``O(B*(G + S*U))`` per-step
+scratch: linear in ``T``. Cheap terms (gate activations, the new cell state, ``act(c)``,
+the GRU's ``h_tm1 U_h + b_rec_h``) are recomputed, not stored.
 """
 import numpy as np
 
 from .._jit import jit
 from ..activation_grads import _activate_grad
 from ..activations import _activate
-from .recurrent import LSTM_CELL
+from .recurrent import (
+    GRU_CELL, GRU_RESET_BEFORE_CELL, LSTM_CELL, SIMPLE_RNN_CELL, _kernel_bias,
+)
 
 __all__ = ["rnn_backward", "BACKWARD_CELLS"]
 
 #: Cell families with a step backward in :func:`_cell_step_backward`.
-BACKWARD_CELLS = frozenset({LSTM_CELL})
+BACKWARD_CELLS = frozenset({LSTM_CELL, GRU_CELL, GRU_RESET_BEFORE_CELL, SIMPLE_RNN_CELL})
 
 
 @jit
@@ -81,6 +90,81 @@ def _lstm_step_backward(x_t, kernel, recurrent_kernel, bias, z, states, d_new, a
     return d_states
 
 
+@jit(inline=True)
+def _gru_step_backward(recurrent_kernel_t, bias, z, states, d_new, act, rec_act, reset_after,
+                       dxw, d_recurrent_kernel, d_bias):
+    """Backward of one GRU step (``_gru_step``) for all rows; both Keras conventions.
+
+    ``recurrent_kernel_t`` is Keras's (U, 3U) recurrent kernel *transposed*, (3U, U)
+    C-contiguous, so that each gate block ``U_k.T`` is a contiguous row block. ``z`` (B, 3U)
+    holds ``z_pre, r_pre, hh_pre``; ``states`` (1, B, U) is ``[h_tm1]``. With
+    ``h = zg * h_tm1 + (1 - zg) * hh``, ``hh = act(hh_pre)``:
+
+    * ``reset_after``: ``hh_pre = x_h + r * inner_h``, ``inner = h_tm1 U + b_rec``; the
+      recurrent part ``inner_h`` is recomputed; the gradient on ``inner`` (B, 3U) is
+      ``[dz_pre, dr_pre, d_hh_pre * r]``, which also reaches ``b_rec = bias[3U:]``;
+    * otherwise: ``hh_pre = x_h + (r * h_tm1) U_h``, ``z_pre, r_pre = x + h_tm1 U[:, :2U]``.
+
+    Writes ``[dz_pre, dr_pre, d_hh_pre]`` into ``dxw`` (B, 3U) (the gradient on
+    ``x_t W + b_in``), adds into ``d_recurrent_kernel`` (U, 3U, Keras layout) and, with
+    ``reset_after``, into ``d_bias[3U:]``; returns the gradient on ``states`` (1, B, U).
+    One activation (and derivative) call covers z and r, as in the forward.
+    """
+    T = z.dtype.type
+    h = states[0]                                           # (B, U)
+    U = h.shape[1]
+    zr = _activate(z[:, :2 * U], rec_act)                   # (B, 2U) recomputed z, r
+    zg = zr[:, :U]
+    r = zr[:, U:]
+    hh_pre = z[:, 2 * U:]                                   # (B, U)
+    hh = _activate(hh_pre, act)
+    dh = d_new[0]                                           # (B, U)
+    d_hh_pre = dh * (T(1) - zg) * _activate_grad(hh_pre, hh, act)   # (B, U)
+    d_zr = np.empty((h.shape[0], 2 * U), dtype=z.dtype)     # grad on z, r (B, 2U)
+    d_zr[:, :U] = dh * (h - hh)
+    d_rh = d_hh_pre                                         # reset_after=False: below
+    if reset_after:
+        inner_h = np.dot(h, recurrent_kernel_t[2 * U:].T)   # (B, U) = h_tm1 U_h
+        if bias.shape[0] > 0:
+            inner_h = inner_h + bias[5 * U:]
+        d_zr[:, U:] = d_hh_pre * inner_h
+    else:
+        d_rh = np.dot(d_hh_pre, recurrent_kernel_t[2 * U:])  # (B, U) grad on r * h_tm1
+        d_zr[:, U:] = d_rh * h
+    d_zr = d_zr * _activate_grad(z[:, :2 * U], zr, rec_act)  # (B, 2U) grad on z_pre, r_pre
+    dxw[:, :2 * U] = d_zr
+    dxw[:, 2 * U:] = d_hh_pre
+    d_states = np.empty_like(states)                        # (1, B, U)
+    if reset_after:
+        d_inner = dxw.copy()                                # (B, 3U) grad on h U + b_rec
+        d_inner[:, 2 * U:] = d_hh_pre * r
+        d_states[0] = dh * zg + np.dot(d_inner, recurrent_kernel_t)     # (B, 3U) @ (3U, U)
+        d_recurrent_kernel += np.dot(h.T, d_inner)          # (U, B) @ (B, 3U)
+        if bias.shape[0] > 0:
+            d_bias[3 * U:] += d_inner.sum(axis=0)           # recurrent bias (3U,)
+    else:
+        d_states[0] = dh * zg + d_rh * r + np.dot(d_zr, recurrent_kernel_t[:2 * U])
+        d_recurrent_kernel[:, :2 * U] += np.dot(h.T, d_zr)  # (U, 2U)
+        d_recurrent_kernel[:, 2 * U:] += np.dot((r * h).T, d_hh_pre)   # (U, U)
+    return d_states
+
+
+@jit(inline=True)
+def _simple_rnn_step_backward(recurrent_kernel, z, states, d_new, act, dxw,
+                              d_recurrent_kernel):
+    """Backward of one SimpleRNN step (``_simple_rnn_step``): ``h = act(z)``,
+    ``z = (x_t W + b) + h_tm1 U``. Writes ``dz`` into ``dxw`` (B, U), adds into
+    ``d_recurrent_kernel`` (U, U), returns the gradient on ``states`` (1, B, U)."""
+    h = states[0]                                           # (B, U)
+    y = _activate(z, act)                                   # (B, U) recomputed output
+    dz = d_new[0] * _activate_grad(z, y, act)               # (B, U)
+    dxw[:, :] = dz
+    d_states = np.empty_like(states)
+    d_states[0] = np.dot(dz, recurrent_kernel.T)            # (B, U) @ (U, U)
+    d_recurrent_kernel += np.dot(h.T, dz)
+    return d_states
+
+
 @jit
 def _cell_step_backward(cell, x_t, kernel, recurrent_kernel, bias, z, states, d_new, act,
                         rec_act, dxw, d_recurrent_kernel, d_bias):
@@ -89,14 +173,32 @@ def _cell_step_backward(cell, x_t, kernel, recurrent_kernel, bias, z, states, d_
     Contract for every cell: given the step input ``x_t`` (B, D), the weights, the saved
     ``z`` (B, G), the entering ``states`` (S, B, U) and the gradient ``d_new`` (S, B, U) on
     the states the step produced (``d_new[0]`` includes the output gradient), write the
-    gradient on the input projection ``x_t @ kernel`` into ``dxw`` (B, G), add into
-    ``d_recurrent_kernel`` and ``d_bias`` (any bias shape), and return the gradient on
-    ``states`` (S, B, U). The driver turns ``dxw`` into ``dx`` and ``d_kernel``.
+    gradient on the input projection ``x_t @ kernel`` (plus the input bias, for the GRU
+    and SimpleRNN) into ``dxw`` (B, G), add into ``d_recurrent_kernel`` (U, G, Keras
+    layout) and into ``d_bias`` (flat, as :func:`_kernel_bias`) what does not come through
+    ``dxw``, and return the gradient on ``states`` (S, B, U). The driver turns ``dxw`` into
+    ``dx``, ``d_kernel`` and the input-bias gradient. ``recurrent_kernel`` is in the layout
+    of :func:`_backward_recurrent` (transposed for the GRU).
     """
     if cell == LSTM_CELL:
         return _lstm_step_backward(x_t, kernel, recurrent_kernel, bias, z, states, d_new, act,
                                    rec_act, dxw, d_recurrent_kernel, d_bias)
+    if cell == GRU_CELL or cell == GRU_RESET_BEFORE_CELL:
+        return _gru_step_backward(recurrent_kernel, bias, z, states, d_new, act, rec_act,
+                                  cell == GRU_CELL, dxw, d_recurrent_kernel, d_bias)
+    if cell == SIMPLE_RNN_CELL:
+        return _simple_rnn_step_backward(recurrent_kernel, z, states, d_new, act, dxw,
+                                         d_recurrent_kernel)
     raise ValueError("unknown cell code")
+
+
+@jit
+def _backward_recurrent(cell, recurrent_kernel):
+    """The recurrent kernel in the layout the step backward of ``cell`` takes: the GRU's
+    transposed, (3U, U) C-contiguous, so that every gate block is contiguous."""
+    if cell == GRU_CELL or cell == GRU_RESET_BEFORE_CELL:
+        return np.ascontiguousarray(recurrent_kernel.T)
+    return recurrent_kernel
 
 
 @jit
@@ -115,7 +217,8 @@ def _rnn_backward(cell, x, kernel, recurrent_kernel, bias, zs, history, mask, d_
     has_mask = mask.shape[0] > 0
     dxw = np.zeros((B, T, G), dtype=x.dtype)           # grad on x @ kernel, time order
     d_recurrent_kernel = np.zeros_like(recurrent_kernel)  # (U, G)
-    d_bias = np.zeros_like(bias)                       # (G,) or (0,)
+    d_bias = np.zeros_like(bias)                       # (G,), (2G,) or (0,)
+    rk = _backward_recurrent(cell, recurrent_kernel)
     d_carry = d_states.copy()                          # (S, B, U) grad on states leaving step s
     d_prev = np.zeros((B, U), dtype=x.dtype)           # grad on the output emitted at step s
     d_new = np.empty((S, B, U), dtype=x.dtype)         # what the cell at step s receives
@@ -136,7 +239,7 @@ def _rnn_backward(cell, x, kernel, recurrent_kernel, bias, zs, history, mask, d_
         states = np.ascontiguousarray(history[:, :, s, :])   # (S, B, U)
         z = np.ascontiguousarray(zs[:, s, :])                # (B, G)
         x_t = np.ascontiguousarray(x[:, t, :])               # (B, D)
-        d_back = _cell_step_backward(cell, x_t, kernel, recurrent_kernel, bias, z, states,
+        d_back = _cell_step_backward(cell, x_t, kernel, rk, bias, z, states,
                                      d_new, act, rec_act, dxw_t, d_recurrent_kernel, d_bias)
         if has_mask:
             for b in range(B):
@@ -153,6 +256,8 @@ def _rnn_backward(cell, x, kernel, recurrent_kernel, bias, zs, history, mask, d_
     dxw2 = dxw.reshape(B * T, G)                                   # (B*T, G)
     dx = np.dot(dxw2, kernel.T).reshape(B, T, D)                  # (B, T, D)
     d_kernel = np.dot(x.reshape(B * T, D).T, dxw2)                # (D, G)
+    if cell != LSTM_CELL and bias.shape[0] > 0:        # input bias, added in the projection
+        d_bias[:G] += dxw2.sum(axis=0)
     return dx, d_carry, d_kernel, d_recurrent_kernel, d_bias
 
 
@@ -164,11 +269,13 @@ def rnn_backward(cell, d_outputs, d_states, cache, x, kernel, recurrent_kernel, 
     Parameters
     ----------
     cell : int
-        Cell family code (``LSTM_CELL``).
+        Cell family code (``LSTM_CELL``, ``GRU_CELL``, ``GRU_RESET_BEFORE_CELL``,
+        ``SIMPLE_RNN_CELL``).
     d_outputs : ndarray (B, T, U) if ``return_sequences`` else (B, U)
         Gradient on the outputs, in the order the forward returned them (processing order).
     d_states : ndarray (S, B, U)
-        Gradient on the final states (``[h, c]`` for the LSTM); zeros when unused.
+        Gradient on the final states (``[h, c]`` for the LSTM, ``[h]`` otherwise); zeros
+        when unused.
     cache : tuple ``(zs, history)``
         From :func:`lstm_np.kernels.recurrent.rnn_forward` with ``keep=True``:
         ``zs`` (B, T, G) pre-activations and ``history`` (S, B, T, U) states entering each
@@ -186,13 +293,17 @@ def rnn_backward(cell, d_outputs, d_states, cache, x, kernel, recurrent_kernel, 
         Gradient on the initial states.
     d_kernel : ndarray (D, G)
     d_recurrent_kernel : ndarray (U, G)
-    d_bias : ndarray (G,), or (0,) without bias
+    d_bias : ndarray of the bias's shape ((G,), (2, G) for ``GRU_CELL``), or (0,) without
+        bias
     """
     zs, history = cache
     dt = x.dtype
+    bias_shape = np.shape(bias)
+    bias = _kernel_bias(cell, kernel, bias)
     if not return_sequences:
         d_outputs = d_outputs.reshape(d_outputs.shape[0], 1, d_outputs.shape[-1])
-    return _rnn_backward(
-        cell, x, kernel, recurrent_kernel, bias, zs, history, mask,
+    dx, d_states0, d_kernel, d_recurrent_kernel, d_bias = _rnn_backward(
+        cell, x, kernel, np.ascontiguousarray(recurrent_kernel), bias, zs, history, mask,
         np.ascontiguousarray(d_outputs, dtype=dt), np.ascontiguousarray(d_states, dtype=dt),
         act, rec_act, bool(go_backwards), bool(zero_output_for_mask), bool(return_sequences))
+    return dx, d_states0, d_kernel, d_recurrent_kernel, d_bias.reshape(bias_shape)

@@ -316,16 +316,19 @@ class RNNLayer:
             The third value of ``forward(x, ..., keep=True)``. The weights must not have
             changed since. It holds the input, the mask, the pre-activations (B, T, G)
             and the states entering each step (S, B, T, U): for the LSTM ``6 B T U``
-            numbers besides the input; nothing grows faster than linearly in ``T``.
+            numbers besides the input (GRU ``4 B T U``, SimpleRNN ``2 B T U``); nothing
+            grows faster than linearly in ``T``.
 
         Returns
         -------
         dict
             ``"x"`` (B, T, D) in the input's time order; ``"initial_state"``, a list
-            ``[dh0, dc0]`` (one (B, U) array per state, in ``initial_state`` order);
+            ``[dh0, dc0]`` for the LSTM, ``[dh0]`` for the GRU and SimpleRNN (one (B, U)
+            array per state, in ``initial_state`` order);
             ``"kernel"`` (D, G), ``"recurrent_kernel"`` (U, G) and, with ``use_bias``,
-            ``"bias"`` (G,) -- the weight gradients in Keras ``get_weights()`` order, also
-            given as the list ``"weights"``. Arrays have the layer's dtype.
+            ``"bias"`` in Keras's bias shape ((G,); (2, 3U) for a GRU with ``reset_after``)
+            -- the weight gradients in Keras ``get_weights()`` order, also given as the
+            list ``"weights"``. Arrays have the layer's dtype.
 
         Examples
         --------
@@ -337,8 +340,8 @@ class RNNLayer:
         from ..kernels.backward import BACKWARD_CELLS, rnn_backward
         cls = type(self).__name__
         if self.CELL not in BACKWARD_CELLS:
-            raise NotImplementedError(f"{cls} {self.name!r}: the backward pass is implemented "
-                                      f"for LSTM layers only so far")
+            raise NotImplementedError(f"{cls} {self.name!r}: cell family {self.CELL} has "
+                                      f"no backward pass")
         if cache is None or len(cache) != 4:
             raise ValueError(f"{cls} {self.name!r}: backward needs the cache of "
                              f"forward(..., keep=True)")
