@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmarks.workloads import LSTM, Dense, Embedding
+from benchmarks.workloads import GRU, LSTM, RNN_SPECS, Dense, Embedding, SimpleRNN
 
 __all__ = ["Missing", "Prepared", "Context", "CONTENDERS", "build", "keras_model",
            "keras_stream_model", "numpy_reference", "dense", "compose_lstm_np"]
@@ -72,10 +72,41 @@ def numpy_reference(workload, weights, x):
                 hs = _sigmoid(o) * np.tanh(cs)
                 seq.append(hs)
             h = np.stack(seq, axis=1) if spec.return_sequences else hs
+        elif isinstance(spec, GRU):
+            h = _gru_reference(spec, ws, h)
+        elif isinstance(spec, SimpleRNN):
+            kernel, recurrent, bias = (w.astype(np.float64) for w in ws)
+            hs = np.zeros((h.shape[0], spec.units))
+            seq = []
+            for t in range(h.shape[1]):
+                hs = np.tanh(h[:, t] @ kernel + bias + hs @ recurrent)
+                seq.append(hs)
+            h = np.stack(seq, axis=1) if spec.return_sequences else hs
         else:
             h = dense(h.astype(np.float64), ws[0].astype(np.float64),
                       ws[1].astype(np.float64), spec.activation)
     return h
+
+
+def _gru_reference(spec, ws, x):
+    """Keras ``GRU(reset_after=True)``: blocks z, r, h; the reset gate multiplies the whole
+    recurrent term ``h U_h + b_rec_h``."""
+    if not spec.reset_after:  # pragma: no cover
+        raise NotImplementedError("GRU reset_after=False")
+    kernel, recurrent, bias = (w.astype(np.float64) for w in ws)
+    u = spec.units
+    b_in, b_rec = bias
+    hs = np.zeros((x.shape[0], u))
+    seq = []
+    for t in range(x.shape[1]):
+        xp = x[:, t] @ kernel + b_in                    # (B, 3U)
+        hp = hs @ recurrent + b_rec                     # (B, 3U)
+        z = _sigmoid(xp[:, :u] + hp[:, :u])
+        r = _sigmoid(xp[:, u:2 * u] + hp[:, u:2 * u])
+        hh = np.tanh(xp[:, 2 * u:] + r * hp[:, 2 * u:])
+        hs = z * hs + (1.0 - z) * hh
+        seq.append(hs)
+    return np.stack(seq, axis=1) if spec.return_sequences else hs
 
 
 def dense(x, w, b, activation):
@@ -108,6 +139,11 @@ def keras_model(workload, weights):
             layer = keras.layers.Embedding(spec.vocab, spec.dim)
         elif isinstance(spec, LSTM):
             layer = keras.layers.LSTM(spec.units, return_sequences=spec.return_sequences)
+        elif isinstance(spec, GRU):
+            layer = keras.layers.GRU(spec.units, return_sequences=spec.return_sequences,
+                                     reset_after=spec.reset_after)
+        elif isinstance(spec, SimpleRNN):
+            layer = keras.layers.SimpleRNN(spec.units, return_sequences=spec.return_sequences)
         else:
             layer = keras.layers.Dense(spec.units, activation=spec.activation)
             if spec.time_distributed:
@@ -155,14 +191,17 @@ def _stream(workload, reset, step):
 
 # ---------------------------------------------------------------------- lstm_np
 def compose_lstm_np(workload, weights, ln):
-    """``x -> output`` through ``ln.LSTM`` layers, NumPy Embedding and Dense."""
+    """``x -> output`` through ``ln.LSTM``/``ln.GRU``/``ln.SimpleRNN`` layers, NumPy
+    Embedding and Dense."""
     stages = []
     for spec, ws in zip(workload.layers, weights):
         if isinstance(spec, Embedding):
             table = ws[0]
             stages.append(lambda x, table=table: np.take(table, x, axis=0))
-        elif isinstance(spec, LSTM):
-            layer = ln.LSTM(spec.units, return_sequences=spec.return_sequences, dtype="float32")
+        elif isinstance(spec, RNN_SPECS):
+            kw = {"reset_after": spec.reset_after} if isinstance(spec, GRU) else {}
+            layer = getattr(ln, type(spec).__name__)(
+                spec.units, return_sequences=spec.return_sequences, dtype="float32", **kw)
             layer.set_weights(ws)
             stages.append(layer)
         else:
@@ -186,7 +225,8 @@ def build_lstm_np(ctx):
         p.note = f"LSTM.step(), {jit}"
         return p
     p = _call(w, compose_lstm_np(w, ctx.weights, ln))
-    p.note = f"ln.LSTM layers + NumPy Embedding/Dense, {jit}"
+    kinds = "/".join(dict.fromkeys(type(s).__name__ for s in w.layers if isinstance(s, RNN_SPECS)))
+    p.note = f"ln.{kinds} layers + NumPy Embedding/Dense, {jit}"
     return p
 
 
@@ -340,7 +380,9 @@ def build_ort_lstm_op(ctx):
     except ImportError as e:
         raise Missing("onnx not installed") from e
     sess = _ort_session(build_onnx_model(ctx.workload, ctx.weights))
-    return _ort_prepared(ctx, sess, "ONNX graph built with onnx.helper (LSTM op)")
+    ops = "/".join(dict.fromkeys({LSTM: "LSTM", GRU: "GRU linear_before_reset=1", SimpleRNN: "RNN"}
+                                 [type(s)] for s in ctx.workload.layers if isinstance(s, RNN_SPECS)))
+    return _ort_prepared(ctx, sess, f"ONNX graph built with onnx.helper ({ops} op)")
 
 
 def build_ort_tf2onnx(ctx):
@@ -352,7 +394,8 @@ def build_ort_tf2onnx(ctx):
     path, ops = tf2onnx_convert(ctx.keras_stream_model if ctx.workload.streaming
                                 else ctx.keras_model, ctx.tmpdir or tempfile.mkdtemp())
     sess = _ort_session(path)
-    kind = "LSTM op" if "LSTM" in ops else ("Loop" if "Loop" in ops else "no LSTM op")
+    kind = next((f"{op} op" for op in ("LSTM", "GRU", "RNN") if op in ops),
+                "Loop" if "Loop" in ops else "no recurrent op")
     return _ort_prepared(ctx, sess, f"tf2onnx CLI on model.export() SavedModel ({kind})")
 
 
@@ -408,13 +451,33 @@ def build_torch(ctx):
             m.bias_ih_l0.copy_(torch.from_numpy(ws[2]))
             m.bias_hh_l0.zero_()
             width = spec.units
+        elif isinstance(spec, GRU):
+            # Keras blocks z, r, h -> torch r, z, n; torch's n = tanh(W_in x + b_in +
+            # r * (W_hn h + b_hn)) is Keras's reset_after=True candidate.
+            if not spec.reset_after:
+                raise Missing("torch nn.GRU has no reset_after=False")
+            m = torch.nn.GRU(width, spec.units, batch_first=True)
+            m.weight_ih_l0.copy_(torch.from_numpy(_zrh_to_rzn(ws[0], spec.units).T.copy()))
+            m.weight_hh_l0.copy_(torch.from_numpy(_zrh_to_rzn(ws[1], spec.units).T.copy()))
+            m.bias_ih_l0.copy_(torch.from_numpy(_zrh_to_rzn(ws[2][0], spec.units)))
+            m.bias_hh_l0.copy_(torch.from_numpy(_zrh_to_rzn(ws[2][1], spec.units)))
+            width = spec.units
+        elif isinstance(spec, SimpleRNN):
+            m = torch.nn.RNN(width, spec.units, nonlinearity="tanh", batch_first=True)
+            m.weight_ih_l0.copy_(torch.from_numpy(ws[0].T.copy()))
+            m.weight_hh_l0.copy_(torch.from_numpy(ws[1].T.copy()))
+            m.bias_ih_l0.copy_(torch.from_numpy(ws[2]))
+            m.bias_hh_l0.zero_()
+            width = spec.units
         else:
             m = torch.nn.Linear(width, spec.units)
             m.weight.copy_(torch.from_numpy(ws[0].T.copy()))
             m.bias.copy_(torch.from_numpy(ws[1]))
             width = spec.units
         mods.append((spec, m.eval()))
-    note = f"nn.LSTM, {torch.get_num_threads()} threads, inference_mode"
+    kinds = "/".join(dict.fromkeys({LSTM: "nn.LSTM", GRU: "nn.GRU", SimpleRNN: "nn.RNN"}[type(s)]
+                                   for s in w.layers if isinstance(s, RNN_SPECS)))
+    note = f"{kinds}, {torch.get_num_threads()} threads, inference_mode"
 
     if w.streaming:
         lstm = mods[0][1]
@@ -437,8 +500,10 @@ def build_torch(ctx):
         with torch.inference_mode():
             h = torch.from_numpy(x)
             for spec, m in mods:
-                if isinstance(spec, LSTM):
-                    seq, (hn, _) = m(h)
+                if isinstance(spec, RNN_SPECS):
+                    seq, hn = m(h)
+                    if isinstance(spec, LSTM):
+                        hn = hn[0]
                     h = seq if spec.return_sequences else hn[0]
                 else:
                     h = m(h)
@@ -448,6 +513,12 @@ def build_torch(ctx):
     x64 = w.inputs().astype(np.int64) if w.input_kind == "ids" else w.inputs()
     p = Prepared(fn=lambda: run(x64), check=lambda: run(x64), note=note)
     return p
+
+
+def _zrh_to_rzn(a, units):
+    """Reorder the last axis from Keras GRU blocks z, r, h to torch's r, z, n."""
+    z, r, h = (a[..., k * units:(k + 1) * units] for k in range(3))
+    return np.ascontiguousarray(np.concatenate([r, z, h], axis=-1))
 
 
 # Ordered: lstm_np first (the ratios are against it), then the others.

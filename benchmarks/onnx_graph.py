@@ -5,12 +5,17 @@ the other route, see ``contenders.tf2onnx_convert``). Keras gate blocks i, f, c,
 reordered to ONNX's i, o, f, c; ``W = kernel.T`` (4U, D), ``R = recurrent_kernel.T``
 (4U, U), ``B = [bias, 0]`` (8U,). ONNX's default activations (sigmoid, tanh, tanh) are
 Keras's defaults.
+
+GRU (``reset_after=True``) maps to the ONNX ``GRU`` op with ``linear_before_reset=1``: both
+order the gate blocks z, r, h, so ``W = kernel.T``, ``R = recurrent_kernel.T`` and
+``B = [input bias, recurrent bias]`` need no reordering. SimpleRNN maps to the ONNX ``RNN``
+op (default Tanh) with ``B = [bias, 0]``.
 """
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from benchmarks.workloads import LSTM, Dense, Embedding
+from benchmarks.workloads import GRU, LSTM, RNN_SPECS, Dense, Embedding, SimpleRNN
 
 __all__ = ["build_onnx_model", "keras_to_onnx_gates"]
 
@@ -47,12 +52,24 @@ def build_onnx_model(workload, weights):
             nodes.append(helper.make_node("Gather", [const(f"emb{k}", ws[0]), h], [f"e{k}"], axis=0))
             h = f"e{k}"
             shape = shape + [spec.dim]
-        elif isinstance(spec, LSTM):
+        elif isinstance(spec, RNN_SPECS):
             u = spec.units
             kernel, recurrent, bias = ws
-            W = keras_to_onnx_gates(kernel, u).T[None]                     # (1, 4U, D)
-            R = keras_to_onnx_gates(recurrent, u).T[None]                  # (1, 4U, U)
-            B = np.concatenate([keras_to_onnx_gates(bias, u), np.zeros(4 * u, np.float32)])[None]
+            op, attrs = type(spec).__name__, {}
+            if isinstance(spec, LSTM):
+                W = keras_to_onnx_gates(kernel, u).T[None]                 # (1, 4U, D)
+                R = keras_to_onnx_gates(recurrent, u).T[None]              # (1, 4U, U)
+                B = np.concatenate([keras_to_onnx_gates(bias, u), np.zeros(4 * u, np.float32)])[None]
+            elif isinstance(spec, GRU):
+                if not spec.reset_after:  # pragma: no cover
+                    raise NotImplementedError("GRU reset_after=False")
+                W, R = kernel.T[None], recurrent.T[None]                   # (1, 3U, D), (1, 3U, U)
+                B = bias.reshape(1, 6 * u)                                 # [Wb, Rb]
+                attrs = {"linear_before_reset": 1}
+            else:
+                op = "RNN"
+                W, R = kernel.T[None], recurrent.T[None]                   # (1, U, D), (1, U, U)
+                B = np.concatenate([bias, np.zeros(u, np.float32)])[None]
             nodes.append(helper.make_node("Transpose", [h], [f"tm{k}"], perm=[1, 0, 2]))
             lstm_in = [f"tm{k}", const(f"W{k}", np.ascontiguousarray(W, np.float32)),
                        const(f"R{k}", np.ascontiguousarray(R, np.float32)),
@@ -61,8 +78,10 @@ def build_onnx_model(workload, weights):
                 lstm_in += ["", "h0", "c0"]
                 inputs += [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, w.batch, u])
                            for n in ("h0", "c0")]
-            nodes.append(helper.make_node("LSTM", lstm_in, [f"Y{k}", f"Yh{k}", f"Yc{k}"],
-                                          hidden_size=u))
+            if w.streaming and not isinstance(spec, LSTM):  # pragma: no cover
+                raise NotImplementedError("streaming graphs are LSTM only")
+            outs = [f"Y{k}", f"Yh{k}"] + ([f"Yc{k}"] if isinstance(spec, LSTM) else [])
+            nodes.append(helper.make_node(op, lstm_in, outs, hidden_size=u, **attrs))
             if w.streaming:
                 nodes.append(helper.make_node("Identity", [f"Yh{k}"], ["y"]))
                 outputs = ["y", f"Yh{k}", f"Yc{k}"]
