@@ -194,7 +194,8 @@ def _lstm_step(xw_t, states, recurrent_kernel, bias, act, rec_act, z_out, acc, n
 
 
 @jit
-def _gru_step(xw_t, states, recurrent_kernel, bias, act, rec_act, reset_after, z_out, new):
+def _gru_step(xw_t, states, recurrent_kernel, bias, act, rec_act, reset_after, z_out, acc, new,
+              limit):
     """One GRU step on ``xw_t = x_t @ kernel + b_in`` (B, 3U); both Keras conventions.
 
     Mirrors ``GRUCell.call`` (implementation 2), gates z, r, h:
@@ -215,9 +216,10 @@ def _gru_step(xw_t, states, recurrent_kernel, bias, act, rec_act, reset_after, z
     h = states[0]                                        # (B, U)
     U = h.shape[1]
     if reset_after:
-        inner = np.dot(h, recurrent_kernel)              # (B, 3U)
+        _matmul_into(h, recurrent_kernel, acc, limit)    # (B, 3U), no BLAS thread hand-off
+        inner = acc
         if bias.shape[0] > 0:
-            inner = inner + bias[3 * U:]
+            inner += bias[3 * U:]
     else:
         inner = np.dot(h, recurrent_kernel[:2 * U].T)    # (B, 2U)
     z_out[:, :2 * U] = xw_t[:, :2 * U] + inner[:, :2 * U]
@@ -277,7 +279,7 @@ def _cell_step(cell, xw_t, states, recurrent_kernel, bias, act, rec_act, z_out, 
         _lstm_step(xw_t, states, recurrent_kernel, bias, act, rec_act, z_out, acc, new, limit)
     elif cell == GRU_CELL or cell == GRU_RESET_BEFORE_CELL:
         _gru_step(xw_t, states, recurrent_kernel, bias, act, rec_act, cell == GRU_CELL,
-                  z_out, new)
+                  z_out, acc, new, limit)
     elif cell == SIMPLE_RNN_CELL:
         _simple_rnn_step(xw_t, states, recurrent_kernel, act, z_out, acc, new, limit)
     else:
