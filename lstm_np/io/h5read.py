@@ -19,6 +19,7 @@ every failure is still a ``LoadError``, but a hang inside libhdf5 cannot be boun
 per 32 MiB of HDF5 data).
 """
 import contextlib
+import faulthandler
 import io
 import json
 import os
@@ -219,6 +220,7 @@ def _child(h5py, source, wfd):
     """Body of the forked child: write one .npz byte stream to ``wfd``, never return."""
     code = 0
     try:
+        faulthandler.disable()   # a crash here is reported by the parent, not dumped twice
         try:
             manifest, arrays = _snapshot(h5py, source)
         except LoadError as exc:
