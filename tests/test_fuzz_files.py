@@ -135,6 +135,7 @@ def check_file(path, rng, what):
     except LstmNpError as exc:
         outcome = type(exc).__name__
         assert str(exc), what
+        assert type(exc) is not LstmNpError, f"{what}: a bare LstmNpError: {exc}"
     except BaseException as exc:   # noqa: BLE001 - the point of the test
         pytest.fail(f"{what}: escaped {type(exc).__name__}: {exc}")
     finally:

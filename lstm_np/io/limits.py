@@ -45,7 +45,9 @@ def guard(what):
         def wrapper(path_or_file, *args, **kwargs):
             try:
                 return fn(path_or_file, *args, **kwargs)
-            except LstmNpError:
+            except LstmNpError as exc:
+                if type(exc) is LstmNpError:   # a graph the Model refuses: a malformed file
+                    raise LoadError(f"{path_or_file}: {what}: {exc}") from None
                 raise
             except MemoryError:
                 raise LoadError(f"{path_or_file}: {what} declares data too large to load "
