@@ -35,8 +35,8 @@ SLOW_N = 1500
 
 @pytest.fixture(autouse=True)
 def _short_h5_timeout(monkeypatch):
-    """The isolated HDF5 reader gives up after 2 s here (default 20 s), within TIME_LIMIT."""
-    monkeypatch.setenv("LSTM_NP_H5_TIMEOUT", "2")
+    """The isolated HDF5 reader gives up after 4 s here (default 20 s), within TIME_LIMIT."""
+    monkeypatch.setenv("LSTM_NP_H5_TIMEOUT", "4")
 
 
 # ----------------------------------------------------------------------------- seeds
@@ -506,6 +506,7 @@ def test_hdf5_global_heap_loop(seeds, tmp_path, monkeypatch):
         assert took < 4
     finally:
         faulthandler.cancel_dump_traceback_later()
+    monkeypatch.delenv("LSTM_NP_H5_TIMEOUT")
     ln.load(paths["h5"])   # the reader still works afterwards
 
 

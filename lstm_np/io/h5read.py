@@ -6,8 +6,9 @@ attribute is read), below anything Python can interrupt. So, where ``os.fork`` e
 the HDF5 content lstm_np needs is read in a forked child process: the child opens the
 file with h5py, walks the groups (skipping optimizer state), reads the few attributes the
 loaders use and every weight array (after the bounds of :mod:`lstm_np.io.limits`), and
-sends them back through a pipe as an ``.npz`` byte stream, which the parent loads with
-``allow_pickle=False``. The parent waits at most :func:`timeout_for` seconds, then kills
+sends them back through a pipe: a JSON header, then the arrays' raw bytes, from which the
+parent rebuilds numeric arrays with ``np.frombuffer`` (nothing is pickled, and no copy is
+made). The parent waits at most :func:`timeout_for` seconds, then kills
 the child and raises :class:`~lstm_np.LoadError` naming the file and the time limit; a
 child that dies (e.g. a segfault in libhdf5) also gives a ``LoadError``. The loaders then
 read this snapshot through the same ``Group`` / ``Dataset`` interface as h5py's.
@@ -33,8 +34,8 @@ import warnings
 
 import numpy as np
 
-from ..errors import LoadError, LstmNpError
-from .limits import MAX_MEMBER_BYTES, DatasetRefused, dataset_array
+from ..errors import LoadError
+from .limits import MAX_JSON_BYTES, MAX_MEMBER_BYTES, DatasetRefused, dataset_array
 
 __all__ = ["h5_root", "timeout_for", "isolation_enabled", "BASE_TIMEOUT"]
 
@@ -50,7 +51,6 @@ MAX_H5_DEPTH = 64
 _SKIP_TOP = {"optimizer", "optimizer_weights"}
 #: The only attributes the loaders read; others are never touched.
 _ATTR_NAMES = re.compile(r"(model_config|weight_names)\d*|keras_version|name|dtype")
-_MANIFEST = "__manifest__"
 
 
 def isolation_enabled():
@@ -217,7 +217,12 @@ def _snapshot(h5py, source):
 
 
 def _child(h5py, source, wfd):
-    """Body of the forked child: write one .npz byte stream to ``wfd``, never return."""
+    """Body of the forked child: write the snapshot to ``wfd``, then ``_exit``.
+
+    Stream: ``<Q header length><Q payload length>``, the JSON header (the manifest, and
+    ``dtype.str``, shape and offset of each array), then the arrays' raw bytes, each
+    64-byte aligned. Nothing is pickled; the parent rebuilds numeric arrays only.
+    """
     code = 0
     try:
         faulthandler.disable()   # a crash here is reported by the parent, not dumped twice
@@ -227,16 +232,22 @@ def _child(h5py, source, wfd):
             manifest, arrays = {"fatal": str(exc)}, {}
         except Exception as exc:
             manifest, arrays = {"fatal": f"not a readable HDF5 file ({exc})"}, {}
-        buf = io.BytesIO()
-        buf.write(b"\0" * 8)   # room for the length prefix
-        arrays[_MANIFEST] = np.array(json.dumps(manifest).encode())
-        np.savez(buf, **arrays)
-        view = buf.getbuffer()
-        view[:8] = struct.pack("<Q", len(view) - 8)
-        view = memoryview(view)
-        while view:
-            n = os.write(wfd, view[:2**20])
-            view = view[n:]
+        index, offset, blobs = {}, 0, []
+        for key, arr in arrays.items():
+            arr = np.ascontiguousarray(arr)
+            pad = -offset % 64
+            if pad:
+                blobs.append(b"\0" * pad)
+                offset += pad
+            index[key] = [arr.dtype.str, list(arr.shape), offset]
+            blobs.append(memoryview(arr.reshape(-1)).cast("B") if arr.size else b"")
+            offset += arr.nbytes
+        head = json.dumps({"manifest": manifest, "arrays": index}).encode()
+        blobs.insert(0, struct.pack("<QQ", len(head), offset) + head)
+        for blob in blobs:
+            view = memoryview(blob)
+            while view:
+                view = view[os.write(wfd, view[:2**24]):]
     except BaseException:   # noqa: BLE001 - the parent reports a missing/short result
         code = 3
     finally:
@@ -249,12 +260,38 @@ _fork_lock = threading.Lock()
 
 def _fork(h5py):
     """``os.fork`` holding h5py's global lock (so no other thread holds it in the child)."""
-    from h5py._objects import phil
+    try:
+        from h5py._objects import phil
+    except ImportError:   # pragma: no cover - h5py's lock moved
+        phil = contextlib.nullcontext()
     with _fork_lock, phil, warnings.catch_warnings():
         # Python >= 3.12 warns when forking a multi-threaded process; the child only
         # reads the file with h5py / NumPy under the lock taken above, then _exits.
         warnings.simplefilter("ignore", DeprecationWarning)
         return os.fork()
+
+
+def _arrays(buf, start, index):
+    """Views of ``buf`` for the arrays listed in ``index`` (numeric / bytes dtypes only)."""
+    out = {}
+    for key, (descr, shape, offset) in index.items():
+        dtype = np.dtype(descr)
+        if dtype.hasobject or dtype.kind not in "biufcSV":
+            raise ValueError(f"dtype {descr} refused")
+        count = int(np.prod(shape, dtype=np.int64))
+        if start + offset + count * dtype.itemsize > len(buf):
+            raise ValueError(f"array {key} exceeds the stream")
+        out[key] = np.frombuffer(buf, dtype, count, start + offset).reshape(shape)
+    return out
+
+
+def _readable(fd, seconds):
+    """Wait up to ``seconds`` for ``fd`` to be readable (poll: no FD_SETSIZE limit)."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        return bool(poller.poll(seconds * 1000))
+    return bool(select.select([fd], [], [], seconds)[0])
 
 
 def _reap(pid):
@@ -290,42 +327,42 @@ def _read_in_child(h5py, source, where):
         os.close(rfd)
         _child(h5py, source, wfd)
     os.close(wfd)
-    data, want, status = bytearray(), None, None
+    buf, got, status = bytearray(16), 0, None
     deadline = time.monotonic() + limit
     try:
-        while want is None or len(data) < want:
+        while got < len(buf):
             left = deadline - time.monotonic()
             if left <= 0:
                 raise LoadError(f"{where}: reading the HDF5 data took longer than {limit:.0f} s "
                                 f"(corrupt or hostile file; the reader process was stopped)")
-            ready, _, _ = select.select([rfd], [], [], min(left, 1.0))
-            if not ready:
+            if not _readable(rfd, min(left, 1.0)):
                 continue
-            chunk = os.read(rfd, 2**20 if want is None else min(2**24, want - len(data)))
-            if not chunk:   # the child exited early: report how
+            n = os.readv(rfd, [memoryview(buf)[got:got + 2**24]])
+            if n == 0:   # the child exited early: report how
                 status = _wait(pid, deadline)
                 if status is not None and os.WIFSIGNALED(status):
                     raise LoadError(f"{where}: the HDF5 reader process died on this file "
                                     f"(signal {os.WTERMSIG(status)}; corrupt or hostile file)")
                 raise LoadError(f"{where}: the HDF5 reader process failed on this file")
-            data += chunk
-            if want is None and len(data) >= 8:
-                want = 8 + struct.unpack_from("<Q", data)[0]
-                if want > 2 * MAX_MEMBER_BYTES:
-                    raise LoadError(f"{where}: HDF5 content exceeds {2 * MAX_MEMBER_BYTES} "
-                                    f"bytes")
+            got += n
+            if got == 16 and len(buf) == 16:   # the lengths: now room for everything
+                head_len, payload = struct.unpack("<QQ", buf)
+                if head_len > 2 * MAX_JSON_BYTES or payload > 2 * MAX_MEMBER_BYTES:
+                    raise LoadError(f"{where}: HDF5 content exceeds the size limits")
+                full = bytearray(16 + head_len + payload)
+                full[:16] = buf
+                buf = full
     finally:
         os.close(rfd)
         if status is None:
-            if want is None or len(data) < want:   # timed out or failed: stop it now
+            if got < len(buf):   # timed out or failed: stop it now
                 with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
             # the child is exiting; reap it without waiting for its teardown
             threading.Thread(target=_reap, args=(pid,), daemon=True).start()
     try:
-        with np.load(io.BytesIO(memoryview(data)[8:]), allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-        manifest = json.loads(arrays.pop(_MANIFEST).item().decode())
+        head = json.loads(bytes(memoryview(buf)[16:16 + head_len]).decode())
+        manifest, arrays = head["manifest"], _arrays(buf, 16 + head_len, head["arrays"])
     except Exception as exc:   # pragma: no cover - the child wrote a malformed stream
         raise LoadError(f"{where}: malformed result from the HDF5 reader ({exc})") from None
     if "fatal" in manifest:
