@@ -479,6 +479,11 @@ def _gcol_loop(blob):
     return bytes(data)
 
 
+needs_isolation = pytest.mark.skipif(
+    not hasattr(os, "fork") or os.environ.get("LSTM_NP_H5_ISOLATION", "1") == "0",
+    reason="HDF5 isolation needs os.fork (and is disabled by LSTM_NP_H5_ISOLATION=0)")
+
+
 def _expect_timeout(path, match):
     t0 = time.perf_counter()
     with pytest.raises(ln.LoadError, match=match):
@@ -486,7 +491,7 @@ def _expect_timeout(path, match):
     return time.perf_counter() - t0
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="isolation needs os.fork")
+@needs_isolation
 def test_hdf5_global_heap_loop(seeds, tmp_path, monkeypatch):
     """A corrupt vlen string (model_config of .h5, a vars name of .keras) that hangs
     libhdf5: the forked reader is stopped after LSTM_NP_H5_TIMEOUT seconds."""
@@ -510,7 +515,7 @@ def test_hdf5_global_heap_loop(seeds, tmp_path, monkeypatch):
     ln.load(paths["h5"])   # the reader still works afterwards
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="isolation needs os.fork")
+@needs_isolation
 def test_hdf5_reader_crash_is_a_load_error(seeds, monkeypatch):
     """A reader killed by a signal (as by a segfault in libhdf5) gives a LoadError."""
     from lstm_np.io import h5read
