@@ -13,13 +13,12 @@ the child and raises :class:`~lstm_np.LoadError` naming the file and the time li
 child that dies (e.g. a segfault in libhdf5) also gives a ``LoadError``. The loaders then
 read this snapshot through the same ``Group`` / ``Dataset`` interface as h5py's.
 
-No interpreter is started: the fork adds about 20 ms to a small model's load and 35 ms to a
-7 MB one (median, busy 2-core machine; ``os.fork`` itself takes 3-5 ms of that for a
-100 MB process). Without ``os.fork``
-(Windows), or with ``LSTM_NP_H5_ISOLATION=0``, the file is read in-process with h5py:
-every failure is still a ``LoadError``, but a hang inside libhdf5 cannot be bounded.
-``LSTM_NP_H5_TIMEOUT`` sets the base time limit in seconds (default 20, plus one second
-per 32 MiB of HDF5 data).
+No interpreter is started: the fork adds about 20 ms to a small model's load and 35 ms to
+a 7 MB one (median, busy 2-core machine; ``os.fork`` itself takes 3-5 ms of that for a
+100 MB process). Without ``os.fork`` (Windows), or with ``LSTM_NP_H5_ISOLATION=0``, the
+file is read in-process with h5py: every failure is still a ``LoadError``, but a hang
+inside libhdf5 cannot be bounded. ``LSTM_NP_H5_TIMEOUT`` sets the base time limit in
+seconds (default 20, plus one second per 32 MiB of HDF5 data).
 """
 import contextlib
 import faulthandler
