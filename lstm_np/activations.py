@@ -8,7 +8,9 @@ jitted loops. Definitions follow Keras 3 (``keras/src/activations/activations.py
 ``backend.hard_sigmoid``); ``hard_silu`` is ``x * hard_sigmoid(x)`` with the Keras 3 form.
 
 Every form is written so that it cannot overflow for finite input (``|x|`` up to float max),
-except ``exponential``, which overflows to ``inf`` exactly as Keras's does.
+except ``exponential`` (and ``selu`` above ``max / 1.0507``), which overflow to ``inf``
+exactly as Keras's do. Neither form emits NumPy warnings, for any input including +-inf:
+where Keras gives NaN (``silu(-inf)``, ``softsign(inf)``) both forms give it quietly.
 """
 import math
 
@@ -125,44 +127,55 @@ def _activate_arrays(x, code):
         return np.where(x >= zero, x, x * T(_LEAKY_SLOPE))
     if code == ELU:
         return np.where(x > zero, x, np.expm1(np.minimum(x, zero)))
-    if code == SELU:
-        return T(_SELU_SCALE) * np.where(
-            x > zero, x, T(_SELU_ALPHA) * np.expm1(np.minimum(x, zero)))
+    if code == SELU:   # scale * x overflows to inf only for x > max / 1.0507, as in Keras
+        with np.errstate(over="ignore"):
+            return T(_SELU_SCALE) * np.where(
+                x > zero, x, T(_SELU_ALPHA) * np.expm1(np.minimum(x, zero)))
     if code == CELU:  # alpha = 1
         return np.maximum(x, zero) + np.expm1(np.minimum(x, zero))
     if code == SOFTPLUS:
         return _softplus(x)
-    if code == SOFTSIGN:
-        return x / (T(1) + np.abs(x))
-    if code == EXPONENTIAL:
-        return np.exp(x)
+    if code == SOFTSIGN:   # inf / inf = NaN for x = +-inf, as in Keras
+        with np.errstate(invalid="ignore"):
+            return x / (T(1) + np.abs(x))
+    if code == EXPONENTIAL:   # overflows to inf, as Keras's does
+        with np.errstate(over="ignore"):
+            return np.exp(x)
+    # x * f(x) with f(-inf) = 0 gives NaN at x = -inf, as in Keras: quietly, like numba.
     if code == SILU:
-        return x * _sigmoid(x)
+        with np.errstate(invalid="ignore"):
+            return x * _sigmoid(x)
     if code == GELU:  # Keras activation default: approximate=False (erf form)
-        return T(0.5) * x * (T(1) + _erf(x * T(0.7071067811865476)))
+        with np.errstate(invalid="ignore"):
+            return T(0.5) * x * (T(1) + _erf(x * T(0.7071067811865476)))
     if code == HARD_SILU:
-        return x * (np.minimum(np.maximum(x + T(3), zero), T(6)) / T(6))
+        with np.errstate(invalid="ignore"):
+            return x * (np.minimum(np.maximum(x + T(3), zero), T(6)) / T(6))
     if code == MISH:
-        return x * np.tanh(_softplus(x))
+        with np.errstate(invalid="ignore"):
+            return x * np.tanh(_softplus(x))
     if code == LOG_SIGMOID:  # -softplus(-x)
         return -_softplus(-x)
     if code == HARD_TANH:
         return np.minimum(np.maximum(x, T(-1)), T(1))
     if code == TANH_SHRINK:
         return x - np.tanh(x)
-    if code == SOFT_SHRINK:  # threshold 0.5
-        return np.where(x > T(0.5), x - T(0.5), np.where(x < T(-0.5), x + T(0.5), zero * x))
+    # Below, NaN reaches a branch computed from x (or a clip of x) and so passes through;
+    # no branch multiplies +-inf by 0.
+    if code == SOFT_SHRINK:  # threshold 0.5: x - clip(x, -0.5, 0.5)
+        return x - np.minimum(np.maximum(x, T(-0.5)), T(0.5))
     if code == SPARSE_PLUS:
         xc = np.minimum(np.maximum(x, T(-1)), T(1))  # clipped so the square cannot overflow
-        return np.where(x <= T(-1), zero * x, np.where(x < T(1), T(0.25) * (xc + T(1)) ** 2, x))
+        return np.where(x <= T(-1), zero, np.where(x < T(1), T(0.25) * (xc + T(1)) ** 2, x))
     if code == SQUAREPLUS:  # b = 4: (x + sqrt(x^2 + 4)) / 2; large |x| use the limit forms
-        xc = np.minimum(np.maximum(x, T(-1e15)), T(1e15))
-        y = (xc + np.sqrt(xc * xc + T(4))) / T(2)
-        return np.where(x > T(1e15), x, np.where(x < T(-1e15), zero * x, y))
+        # computed in float64 like the numba form: in float32 the sum cancels for x << 0
+        xc = np.minimum(np.maximum(x, T(-1e15)), T(1e15)).astype(np.float64)
+        y = ((xc + np.sqrt(xc * xc + 4.0)) / 2.0).astype(x.dtype)
+        return np.where(x > T(1e15), x, np.where(x < T(-1e15), zero, y))
     if code == SPARSE_SIGMOID:
-        return np.where(x <= T(-1), zero * x, np.where(x >= T(1), zero * x + T(1), T(0.5) * (x + T(1))))
+        return np.where(x <= T(-1), zero, np.where(x >= T(1), T(1), T(0.5) * (x + T(1))))
     if code == HARD_SHRINK:
-        return np.where(np.abs(x) > T(0.5), x, zero * x)
+        return x * (np.abs(x) > T(0.5))
     raise ValueError("unknown activation code")
 
 
@@ -220,7 +233,7 @@ def _act(v, code):
     if code == SOFT_SHRINK:
         return v - 0.5 if v > 0.5 else (v + 0.5 if v < -0.5 else 0.0 * v)
     if code == SPARSE_PLUS:
-        return 0.0 * v if v <= -1.0 else (0.25 * (v + 1.0) ** 2 if v < 1.0 else v)
+        return 0.0 if v <= -1.0 else (0.25 * (v + 1.0) ** 2 if v < 1.0 else v)
     if code == SQUAREPLUS:
         if v > 1e15:
             return v
@@ -228,7 +241,7 @@ def _act(v, code):
             return 0.0
         return (v + math.sqrt(v * v + 4.0)) / 2.0
     if code == SPARSE_SIGMOID:
-        return 0.0 * v if v <= -1.0 else (1.0 if v >= 1.0 else 0.5 * (v + 1.0))
+        return 0.0 if v <= -1.0 else (1.0 if v >= 1.0 else 0.5 * (v + 1.0))
     if code == HARD_SHRINK:
         return v if abs(v) > 0.5 else 0.0 * v
     raise ValueError("unknown activation code")

@@ -130,6 +130,10 @@ class Model:
         self.outputs = outputs
         for ref in self.inputs + self._output_refs():
             self._check_ref(ref, len(self.nodes), "model input/output")
+        fed = {r[0] for r in self.inputs}
+        for k, node in enumerate(self.nodes):
+            if node.get("args") is None and k not in fed:
+                raise LstmNpError(f"input node {node['layer']!r} is not a model input")
         self.name = name
         self.keras_version = int(keras_version)
         self.sequential = bool(sequential)

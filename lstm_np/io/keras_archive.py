@@ -8,22 +8,14 @@ nested under ``cell`` (RNN), ``forward_layer`` / ``backward_layer`` (Bidirection
 as an attribute, which is used when present; otherwise the snake_case counters are
 reproduced (``_save_container_state``).
 """
-import io
 import zipfile
 
 from ..errors import LoadError, LstmNpError
+from .h5read import h5_root
 from .graph import keras_major, model_from_keras_config, snake_case
 from .limits import MAX_JSON_BYTES, check_config, guard, parse_json, read_dataset, read_member
 
 __all__ = ["load_keras_archive"]
-
-
-def _h5py():
-    try:
-        import h5py
-    except ImportError:   # pragma: no cover
-        raise LoadError("reading .keras and .h5 files needs h5py (pip install h5py)") from None
-    return h5py
 
 
 def _sorted_vars(group, where):
@@ -101,8 +93,10 @@ def _cells_weights(group, where, depth, entry):
 def load_keras_archive(path_or_file):
     """Load a Keras 3 ``.keras`` archive into a :class:`lstm_np.Model`.
 
-    Read in memory (zipfile, json, h5py); member sizes, JSON nesting, layer sizes and
-    weight sizes are bounded (:mod:`lstm_np.io.limits`); every failure is a ``LoadError``.
+    Read in memory (zipfile, json, h5py; the HDF5 member in an isolated, time-limited
+    process where possible, :mod:`lstm_np.io.h5read`); member sizes, JSON nesting, layer
+    sizes and weight sizes are bounded (:mod:`lstm_np.io.limits`); every failure is a
+    ``LoadError``.
     """
     try:
         zf = zipfile.ZipFile(path_or_file)
@@ -128,13 +122,8 @@ def load_keras_archive(path_or_file):
                             f"(found {other or 'none'}; only h5 weights are supported)")
         blob = read_member(zf, "model.weights.h5", path_or_file)
     kv = keras_major(meta.get("keras_version"), default=3)
-    h5py = _h5py()
     where = f"{path_or_file}: model.weights.h5"
-    try:
-        f = h5py.File(io.BytesIO(blob), "r")
-    except Exception as exc:
-        raise LoadError(f"{where} is not valid HDF5 ({exc})") from None
-    with f:
+    with h5_root(blob, where) as f:
         try:
             groups = _layer_groups(f, config)
         except LstmNpError:

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import LoadError
 from .graph import keras_major, model_from_keras_config
-from .keras_archive import _h5py
+from .h5read import h5_root
 from .limits import check_config, guard, parse_json, read_dataset
 
 __all__ = ["load_legacy_h5"]
@@ -42,14 +42,10 @@ def load_legacy_h5(path_or_file):
     """Load a legacy Keras ``.h5`` model file into a :class:`lstm_np.Model`.
 
     JSON nesting, layer sizes and weight sizes are bounded (:mod:`lstm_np.io.limits`);
-    every failure is a ``LoadError``.
+    the HDF5 content is read in an isolated, time-limited process where possible
+    (:mod:`lstm_np.io.h5read`); every failure is a ``LoadError``.
     """
-    h5py = _h5py()
-    try:
-        f = h5py.File(path_or_file, "r")
-    except Exception as exc:   # OSError, or h5py's own errors on a corrupt superblock
-        raise LoadError(f"{path_or_file}: not a readable HDF5 file ({exc})") from None
-    with f:
+    with h5_root(path_or_file, path_or_file) as f:
         raw = _attr(f, "model_config")
         if raw is None:
             raise LoadError(f"{path_or_file}: no model_config attribute (a weights-only file "

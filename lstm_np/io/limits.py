@@ -16,7 +16,7 @@ from ..errors import LoadError, LstmNpError
 
 __all__ = ["MAX_JSON_BYTES", "MAX_JSON_DEPTH", "MAX_DIM", "MAX_INPUT_DIM", "MAX_ARRAY_BYTES",
            "MAX_MEMBER_BYTES", "parse_json", "check_config", "read_member", "read_dataset",
-           "guard"]
+           "dataset_array", "DatasetRefused", "guard"]
 
 #: Largest JSON document (config.json, metadata.json, model_config, npz header).
 MAX_JSON_BYTES = 64 * 2**20
@@ -45,7 +45,9 @@ def guard(what):
         def wrapper(path_or_file, *args, **kwargs):
             try:
                 return fn(path_or_file, *args, **kwargs)
-            except LstmNpError:
+            except LstmNpError as exc:
+                if type(exc) is LstmNpError:   # a graph the Model refuses: a malformed file
+                    raise LoadError(f"{path_or_file}: {what}: {exc}") from None
                 raise
             except MemoryError:
                 raise LoadError(f"{path_or_file}: {what} declares data too large to load "
@@ -163,25 +165,42 @@ def read_member(zf, name, where, limit=MAX_MEMBER_BYTES):
                         f"({type(exc).__name__}: {exc})") from None
 
 
-def read_dataset(ds, where):
-    """An h5py dataset -> ndarray, refusing non-numeric dtypes and implausible sizes."""
+class DatasetRefused(Exception):
+    """A weight dataset refused by :func:`dataset_array` (message without the file name)."""
+
+
+def dataset_array(ds):
+    """An h5py dataset -> ndarray, refusing non-numeric dtypes and implausible sizes
+    (raises :class:`DatasetRefused`)."""
     try:
         dtype, shape = ds.dtype, ds.shape
     except Exception as exc:
-        raise LoadError(f"{where}: unreadable weight dataset {ds.name} ({exc})") from None
+        raise DatasetRefused(f"unreadable weight dataset {ds.name} ({exc})") from None
     if shape is None or dtype.kind not in "biuf" or dtype.fields is not None:
-        raise LoadError(f"{where}: weight {ds.name} has dtype {dtype} and shape {shape}; "
-                        f"expected a numeric array")
+        raise DatasetRefused(f"weight {ds.name} has dtype {dtype} and shape {shape}; "
+                             f"expected a numeric array")
     nbytes = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
     try:
         stored = ds.id.get_storage_size()
     except Exception:
         stored = 0
     if nbytes > MAX_ARRAY_BYTES or nbytes > max(2**20, _MAX_H5_RATIO * stored):
-        raise LoadError(f"{where}: weight {ds.name} declares shape {shape} ({nbytes} bytes) "
-                        f"but stores {stored} bytes (limit {MAX_ARRAY_BYTES})")
+        raise DatasetRefused(f"weight {ds.name} declares shape {shape} ({nbytes} bytes) "
+                             f"but stores {stored} bytes (limit {MAX_ARRAY_BYTES})")
     try:
         return np.asarray(ds[()])
     except Exception as exc:   # h5py OSError / KeyError on corrupt chunks
-        raise LoadError(f"{where}: weight {ds.name} is unreadable "
-                        f"({type(exc).__name__}: {exc})") from None
+        raise DatasetRefused(f"weight {ds.name} is unreadable "
+                             f"({type(exc).__name__}: {exc})") from None
+
+
+def read_dataset(ds, where):
+    """A weight dataset (h5py's, or one read in the isolated reader) -> ndarray; a refused
+    or unreadable one raises ``LoadError`` naming ``where`` and the dataset."""
+    snapshot_read = getattr(ds, "_snapshot_read", None)
+    if snapshot_read is not None:
+        return snapshot_read(where)
+    try:
+        return dataset_array(ds)
+    except DatasetRefused as exc:
+        raise LoadError(f"{where}: {exc}") from None
