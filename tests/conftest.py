@@ -34,3 +34,15 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(scope="module", params=[
+    pytest.param("k3", id="keras3"),
+    pytest.param("k2", id="tf_keras", marks=pytest.mark.tf_keras)])
+def K(request):
+    """``(keras module, is_keras2)``: Keras 3, then tf-keras (Keras 2 semantics)."""
+    if request.param == "k3":
+        import keras
+        return keras, False
+    import tf_keras
+    return tf_keras, True

@@ -14,18 +14,7 @@ from tests.keras_routes import ERRORS, TOL, check_routes, max_error, randomize
 
 pytestmark = pytest.mark.keras
 
-KERAS = [pytest.param("k3", id="keras3"),
-         pytest.param("k2", id="tf_keras", marks=pytest.mark.tf_keras)]
 T, D = 7, 3
-
-
-@pytest.fixture(scope="module", params=KERAS)
-def K(request):
-    if request.param == "k3":
-        import keras
-        return keras, False
-    import tf_keras
-    return tf_keras, True
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -12,20 +12,6 @@ from tests.keras_routes import (ERRORS, TOL, check_routes, fit_briefly, max_erro
 
 pytestmark = pytest.mark.keras
 
-KERAS = [pytest.param("k3", id="keras3"),
-         pytest.param("k2", id="tf_keras", marks=pytest.mark.tf_keras)]
-
-
-@pytest.fixture(scope="module", params=KERAS)
-def K(request):
-    """(keras module, is_keras2)."""
-    if request.param == "k3":
-        import keras
-        return keras, False
-    import tf_keras
-    return tf_keras, True
-
-
 @pytest.fixture(scope="module", autouse=True)
 def _report_errors():
     """Print the max error per model and route family (visible with ``pytest -s``)."""
