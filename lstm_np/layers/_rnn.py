@@ -10,7 +10,8 @@ import numpy as np
 
 from ..activations import resolve
 from ..errors import UnsupportedKerasFeature
-from ..kernels.recurrent import prepare_step_weights, rnn_forward, rnn_step
+from ..kernels.dispatch import RNNCompute
+from ..kernels.recurrent import _kernel_bias, rnn_forward
 
 __all__ = ["RNNLayer"]
 
@@ -83,7 +84,7 @@ class RNNLayer:
         self.zero_output_for_mask = bool(zero_output_for_mask)
         self.dtype = _dtype_of(dtype)
         self.kernel = self.recurrent_kernel = self.bias = None
-        self._step_weights = None   # (recurrent kernel, bias) in the streaming step's layout
+        self._compute = None        # the weights prepared for the kernels (RNNCompute)
         self.states = None   # (S, B, U) stored states of a stateful layer
 
     # ----------------------------------------------------------------- weights
@@ -125,7 +126,7 @@ class RNNLayer:
                                  f"received {arr.shape}")
         self.kernel, self.recurrent_kernel = arrays[0], arrays[1]
         self.bias = arrays[2] if self.use_bias else np.zeros(0, self.dtype)
-        self._step_weights = None
+        self._compute = None
 
     def get_weights(self):
         """The weights in Keras ``get_weights()`` order."""
@@ -225,10 +226,16 @@ class RNNLayer:
         """
         x, mask = self._check_inputs(x, mask)
         states0 = self._initial_states(x.shape[0], initial_state)
-        outputs, states, cache = rnn_forward(
-            self.CELL, x, self.kernel, self.recurrent_kernel, self.bias, states0, mask,
-            self._act, self._rec_act, self.go_backwards, self.zero_output_for_mask,
-            self.return_sequences, keep)
+        if keep:   # the BPTT driver keeps what the backward pass needs
+            outputs, states, cache = rnn_forward(
+                self.CELL, x, self.kernel, self.recurrent_kernel, self.bias, states0, mask,
+                self._act, self._rec_act, self.go_backwards, self.zero_output_for_mask,
+                self.return_sequences, keep)
+        else:
+            outputs, states = self.compute().forward(
+                x, states0, mask if mask.size else None, self.go_backwards,
+                self.zero_output_for_mask, self.return_sequences)
+            cache = None
         if keep:  # the backward pass also needs the validated input and mask
             cache = (x, mask) + cache
         if self.stateful:
@@ -263,24 +270,17 @@ class RNNLayer:
             states = self.states
         else:
             states = np.zeros((len(self.STATE_NAMES), batch, self.units), self.dtype)
-        recurrent_kernel, bias = self._prepared_step_weights()
-        new = rnn_step(self.CELL, x_t, self.kernel, recurrent_kernel, bias, states, self._act,
-                       self._rec_act, prepared=True)
+        _, new = self.compute().forward(x_t[:, None, :], states, None, False, False, False)
         self.states = new
         return new[0]
 
-    def _prepared_step_weights(self):
-        """The weights in the streaming step's layout, kept while they are views of the
-        layer's arrays (so in-place weight updates still show); a transposed copy (GRU
-        ``reset_after=False``) is made afresh each step."""
-        key = (self.recurrent_kernel, self.bias)
-        cached = self._step_weights
-        if cached is not None and cached[0] is key[0] and cached[1] is key[1]:
-            return cached[2], cached[3]
-        rk, bias = prepare_step_weights(self.CELL, self.kernel, *key)
-        if np.shares_memory(rk, key[0]) and (bias.size == 0 or np.shares_memory(bias, key[1])):
-            self._step_weights = (*key, rk, bias)
-        return rk, bias
+    def compute(self):
+        """The layer's weights prepared for the kernels (rebuilt after ``set_weights``)."""
+        if self._compute is None:
+            self._compute = RNNCompute(self.CELL, self.kernel, self.recurrent_kernel,
+                                       _kernel_bias(self.CELL, self.kernel, self.bias),
+                                       self._act, self._rec_act)
+        return self._compute
 
     def get_config(self):
         return dict(name=self.name, units=self.units, activation=self.activation,

@@ -11,9 +11,13 @@ Every layer has the same small interface, used by :class:`lstm_np.Model`:
 * ``output_shape(input_shape)`` -> shape tuple with ``None`` for unknown dimensions;
 * ``get_weights()`` / ``set_weights(list)`` / ``count_params()`` / ``get_config()``.
 """
+import time
+
 import numpy as np
 
+from .. import _jit
 from ..activations import activate, resolve
+from ..kernels.dispatch import DenseCompute
 from ..errors import UnsupportedKerasFeature
 from ._rnn import _dtype_of
 
@@ -213,8 +217,10 @@ class Dense(Layer):
         _check_activation(self.activation, self.keras_version, f"Dense {self.name!r} activation")
         self.weight_names = ("kernel", "bias") if self.use_bias else ("kernel",)
         self.kernel = self.bias = None
+        self._compute = None
 
     def _check_weights(self):
+        self._compute = None
         if self.kernel.ndim != 2 or self.kernel.shape[1] != self.units:
             raise ValueError(f"Dense {self.name!r}: kernel must have shape (input_dim, "
                              f"{self.units}); received {self.kernel.shape}")
@@ -228,11 +234,30 @@ class Dense(Layer):
             raise ValueError(f"Dense {self.name!r} expects last dimension {self.kernel.shape[0]}; "
                              f"received input of shape {x.shape}")
         # one GEMM over all leading axes (np.matmul on (B, T, D) runs B separate ones)
-        y = np.dot(x.reshape(-1, x.shape[-1]), self.kernel).reshape(x.shape[:-1] + (self.units,))
+        x2 = np.ascontiguousarray(x.reshape(-1, x.shape[-1]))
+        compute = self.compute()
+        y = compute.forward(x2) if compute is not None else None
+        if y is not None:
+            return y.reshape(x.shape[:-1] + (self.units,))
+        t0 = time.perf_counter()
+        y = np.dot(x2, self.kernel).reshape(x.shape[:-1] + (self.units,))
         if self.use_bias:
             y += self.bias
-        return apply_activation(y, self.activation, self.keras_version,
-                                f"Dense {self.name!r} activation", overwrite=True)
+        y = apply_activation(y, self.activation, self.keras_version,
+                             f"Dense {self.name!r} activation", overwrite=True)
+        _jit.spent(time.perf_counter() - t0)
+        return y
+
+    def compute(self):
+        """The kernel and bias prepared for the JIT kernels (None: NumPy only)."""
+        if self._compute is None:
+            if self.activation == "log_softmax":
+                return None
+            code = "softmax" if self.activation == "softmax" else resolve(
+                self.activation, self.keras_version, f"Dense {self.name!r} activation")
+            self._compute = DenseCompute(self.kernel, self.bias if self.use_bias else None,
+                                         code)
+        return self._compute
 
     def output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)

@@ -1,0 +1,322 @@
+"""Recurrent layers on the JIT path: one worker runs the whole time loop for a block of rows.
+
+Rows of a batch never interact, so a batch is cut into row blocks and each block runs the
+complete sequence on one thread (no synchronisation per step; a busy core slows only its
+own block). Per step, a block multiplies ``[x_t | h]`` (``FUSED`` mode: one product over
+``K = D + U`` rows of the packed weights) or ``h`` alone -- the input part then comes from
+a projection computed ``CH`` timesteps at a time (``SPLIT``), or is a row of the packed
+kernel for one-hot and id inputs (``GATHER``) -- by each weight panel
+(:mod:`lstm_np.kernels.packing`), and applies the gates to the tile while it is in
+registers: no ``(B, T, G)`` pre-activation array is written.
+
+Keras semantics (Keras 3 ``backend/tensorflow/rnn.py`` ``rnn()`` and the cells' ``call``,
+implementation 2; tf-keras is identical), per cell family:
+
+* LSTM: ``z = (x W + h U) + b`` for gates i, f, c, o; ``c = f * c_tm1 + i * act(z_c)``;
+  ``h = o * act(c)``;
+* GRU ``reset_after``: ``x_g = x W_g + b_in_g``, ``inner_g = h U_g + b_rec_g``;
+  ``z = ra(x_z + inner_z)``, ``r = ra(x_r + inner_r)``, ``hh = act(x_h + r * inner_h)``;
+* GRU ``reset_after=False``: ``x_g = x W_g + b_g``; ``z, r`` as above without a recurrent
+  bias; ``hh = act(x_h + (r * h) U_h)``;
+* both GRUs: ``h = z * h_tm1 + (1 - z) * hh``; SimpleRNN: ``h = act((x W + b) + h U)``;
+* at a masked step the states are carried and the output is the previous emitted output
+  (zeros with ``zero_output_for_mask``); ``go_backwards`` walks ``t = T-1 .. 0`` and leaves
+  outputs in processing order; the last output is the last processed step's.
+
+Panels (:func:`panel_units`): the LSTM and GRU put every gate of ``L`` units (one vector) side
+by side, so a tile gives all gates of those units; SimpleRNN panels are ``4L`` units.
+
+Arrays are flat (1-D, C order) with their shapes passed as integers: ``x`` (B, T, D),
+``ids`` (B, T), ``mask`` (B, T) or empty, ``h0``/``c0``/``h_fin``/``c_fin`` (B, U), ``out``
+(B, T, U) with ``return_sequences`` else (B, U). ``c0``/``c_fin`` are unused but for the
+LSTM.
+"""
+from functools import lru_cache
+
+import numpy as np
+from numba import njit, types
+from numba.extending import overload
+
+from .gemm import JIT_OPTIONS, MR, tile, vlanes
+from .simd import vadd, vload, vload_n, vmul, vsplat, vstore, vstore_n, vsub
+from .vmath import vact
+
+__all__ = ["rnn_kernel", "onehot_rows", "FUSED", "SPLIT", "GATHER", "LSTM", "GRU", "GRU_BEFORE",
+           "SIMPLE_RNN", "panel_units", "panel_vectors", "choose_chunk"]
+
+FUSED, SPLIT, GATHER = 0, 1, 2
+# cell family codes (as lstm_np.kernels.recurrent)
+LSTM, GRU, GRU_BEFORE, SIMPLE_RNN = 0, 1, 2, 3
+
+def panel_units(cell, lanes_):
+    """Units per panel: one vector per gate, SimpleRNN four vectors of units."""
+    return 4 * lanes_ if cell == SIMPLE_RNN else lanes_
+
+
+def panel_vectors(cell):
+    """Vectors per panel row (the panel width is this times the lanes)."""
+    return 3 if cell in (GRU, GRU_BEFORE) else 4
+
+
+def choose_chunk(T, rows, gate_width, itemsize, budget=4 << 20):
+    """Timesteps projected at once in SPLIT mode: the projection buffer stays near
+    ``budget`` bytes (a multiple of the tile height, at least one tile)."""
+    ch = budget // max(1, rows * gate_width * itemsize)
+    ch = max(MR, min(T, ch))
+    return -(-ch // MR) * MR
+
+
+@lru_cache(maxsize=None)
+def _projection_kernel(nv):
+    def project_chunk(x, P, XW, r0, rows, s0, n_ch, CH, T, D, K, nb, go_backwards):
+        """``XW[i, q] = x[r0 + i, t(s0 + q)] @ W`` (packed panels, no bias) for ``q < n_ch``.
+
+        Panel-major: each panel of ``W`` is read from memory once per chunk and reused for
+        every row and timestep; a tile's rows are consecutive processing steps of one row,
+        read in place from ``x`` (stride ``+-D``).
+        """
+        L = vlanes(P)
+        NR = nv * L
+        Z = np.empty(MR * NR, P.dtype)
+        step = -D if go_backwards else D
+        for p in range(nb):
+            for i in range(rows):
+                for c0 in range(0, n_ch, MR):
+                    m = min(MR, n_ch - c0)
+                    s = s0 + c0
+                    t = T - 1 - s if go_backwards else s
+                    tile(nv, x, ((r0 + i) * T + t) * D, step, P, p * K * NR, NR, D, Z, m)
+                    for q in range(m):
+                        xb = ((i * CH + c0 + q) * nb + p) * NR
+                        for v in range(nv):
+                            vstore(XW, xb + v * L, vload(Z, q * NR + v * L))
+    return njit(**JIT_OPTIONS)(project_chunk)
+
+
+def project_chunk(nv, x, P, XW, r0, rows, s0, n_ch, CH, T, D, K, nb, go_backwards):
+    """The input projection of a chunk of timesteps (``nv`` a compile-time constant)."""
+    raise NotImplementedError("project_chunk() runs only inside jitted kernels")
+
+
+@overload(project_chunk, jit_options=JIT_OPTIONS)
+def _project_chunk_overload(nv, x, P, XW, r0, rows, s0, n_ch, CH, T, D, K, nb, go_backwards):
+    if not isinstance(nv, types.IntegerLiteral):
+        return None
+    kernel = _projection_kernel(nv.literal_value)
+
+    def impl(nv, x, P, XW, r0, rows, s0, n_ch, CH, T, D, K, nb, go_backwards):
+        kernel(x, P, XW, r0, rows, s0, n_ch, CH, T, D, K, nb, go_backwards)
+    return impl
+
+
+@lru_cache(maxsize=None)
+def rnn_kernel(cell, f32, act, rec_act):
+    """The row-block kernel of one cell family, dtype (``f32``) and activation pair (codes:
+    :func:`lstm_np.activations.resolve`; -1: given at run time as ``act_rt``/``rec_rt``,
+    one kernel for every other activation); SimpleRNN ignores ``rec_act``."""
+    nv = panel_vectors(cell)
+
+    def rnn_rows(mode, x, ids, P, bias, h0, c0, mask, out, h_fin, c_fin, r0, r1, T, D, U,
+                 CH, go_backwards, zero_output_for_mask, return_sequences, act_rt, rec_rt):
+        """Rows ``r0 .. r1`` through the whole sequence (see the module docstring).
+
+        ``P``: flat packed weights ``(nb, D + U, NR)``; ``bias``: flat packed bias
+        ``(nb, NR)`` (the GRU with ``reset_after``: input bias then recurrent bias, twice
+        that); ``CH``: timesteps per projection chunk (SPLIT mode).
+        """
+        ac = act if act >= 0 else act_rt
+        ra = rec_act if rec_act >= 0 else rec_rt
+        L = vlanes(P)
+        W = 4 * L if cell == SIMPLE_RNN else L          # units per panel
+        NR = nv * L
+        nb = -(-U // W)
+        Up = nb * W
+        K = D + U
+        rows = r1 - r0
+        XA = D if mode == FUSED else 0                 # the x part of an A row
+        lda = XA + U
+        tiles = -(-rows // MR)
+        A = np.zeros((2, rows * lda), P.dtype)         # double-buffered [x_t | h] rows
+        C = np.empty(rows * Up if cell == LSTM else 0, P.dtype)   # cell states
+        prev = np.zeros(rows * Up, P.dtype)            # last emitted output
+        Z = np.empty(MR * NR, P.dtype)                 # recurrent tile: h U
+        ZX = np.empty(MR * NR, P.dtype)                # input tile: x W (FUSED)
+        scratch = np.empty(L, P.dtype)
+        has_mask = mask.size > 0
+        XW = np.empty(rows * CH * nb * NR if mode == SPLIT else 0, P.dtype)
+        # GRU reset_after=False: z of every unit, and the rows of r * h_tm1
+        ZS = np.empty(rows * Up if cell == GRU_BEFORE else 0, P.dtype)
+        A2 = np.zeros(rows * U if cell == GRU_BEFORE else 0, P.dtype)
+        rec_bias = nb * NR if cell == GRU else 0        # offset of the recurrent bias
+        zstride = 2 * L if cell == GRU_BEFORE else NR   # row stride of the phase-1 tiles
+        zero = vsplat(P, 0.0)
+        one_v = vsplat(P, 1.0)
+        zrow = np.zeros(NR, P.dtype)
+        for i in range(rows):
+            for u in range(U):
+                A[0, i * lda + XA + u] = h0[(r0 + i) * U + u]
+                if cell == LSTM:
+                    C[i * Up + u] = c0[(r0 + i) * U + u]
+        cur = 0
+        for s in range(T):
+            t = T - 1 - s if go_backwards else s
+            if mode == FUSED:
+                for i in range(rows):
+                    xb = ((r0 + i) * T + t) * D
+                    for d in range(D):
+                        A[cur, i * lda + d] = x[xb + d]
+            elif mode == SPLIT and s % CH == 0:
+                project_chunk(nv, x, P, XW, r0, rows, s, min(CH, T - s), CH, T, D, K, nb,
+                               go_backwards)
+            Ac = A[cur]
+            An = A[1 - cur]
+            for tb in range(tiles):
+                i0 = tb * MR
+                nrows = min(MR, rows - i0)
+                for p in range(nb):
+                    pb = p * K * NR                     # panel start
+                    bb = p * NR
+                    n = min(W, U - p * W)               # real units in this panel
+                    if cell == GRU_BEFORE:              # phase 1: z and r only
+                        tile(2, Ac, i0 * lda + XA, lda, P, pb + D * NR, NR, U, Z, nrows)
+                        if mode == FUSED:
+                            tile(2, Ac, i0 * lda, lda, P, pb, NR, D, ZX, nrows)
+                    else:
+                        tile(nv, Ac, i0 * lda + XA, lda, P, pb + D * NR, NR, U, Z, nrows)
+                        if mode == FUSED:
+                            tile(nv, Ac, i0 * lda, lda, P, pb, NR, D, ZX, nrows)
+                    for ri in range(nrows):
+                        i = i0 + ri
+                        r = r0 + i
+                        hb = i * lda + XA + p * W
+                        cb = i * Up + p * W
+                        zb = ri * zstride
+                        valid = not has_mask or mask[r * T + t]
+                        # where the input part of the gates is: ZX, XW or a kernel row
+                        if mode == FUSED:
+                            xsrc = ZX
+                            xb = zb
+                        elif mode == GATHER:
+                            row = ids[r * T + t]
+                            xsrc = P if row >= 0 else zrow      # an all-zero input step
+                            xb = pb + row * NR if row >= 0 else 0
+                        else:
+                            xsrc = XW
+                            xb = ((i * CH + s % CH) * nb + p) * NR
+                        if cell == LSTM and valid:
+                            zi = vadd(vload(xsrc, xb), vload(Z, zb))     # (x W + h U) + b
+                            zf = vadd(vload(xsrc, xb + L), vload(Z, zb + L))
+                            zg = vadd(vload(xsrc, xb + 2 * L), vload(Z, zb + 2 * L))
+                            zo = vadd(vload(xsrc, xb + 3 * L), vload(Z, zb + 3 * L))
+                            zi = vadd(zi, vload(bias, bb))
+                            zf = vadd(zf, vload(bias, bb + L))
+                            zg = vadd(zg, vload(bias, bb + 2 * L))
+                            zo = vadd(zo, vload(bias, bb + 3 * L))
+                            c = vadd(vmul(vact(zf, ra, f32, scratch), vload(C, cb)),
+                                     vmul(vact(zi, ra, f32, scratch),
+                                          vact(zg, ac, f32, scratch)))
+                            vstore(C, cb, c)
+                            h = vmul(vact(zo, ra, f32, scratch), vact(c, ac, f32, scratch))
+                            vstore_n(An, hb, h, n)
+                            vstore(prev, cb, h)
+                        elif cell == GRU and valid:
+                            h_old = vload_n(Ac, hb, n)
+                            xz = vadd(vload(xsrc, xb), vload(bias, bb))
+                            xr = vadd(vload(xsrc, xb + L), vload(bias, bb + L))
+                            xh = vadd(vload(xsrc, xb + 2 * L), vload(bias, bb + 2 * L))
+                            iz = vadd(vload(Z, zb), vload(bias, rec_bias + bb))
+                            ir = vadd(vload(Z, zb + L), vload(bias, rec_bias + bb + L))
+                            ih = vadd(vload(Z, zb + 2 * L), vload(bias, rec_bias + bb + 2 * L))
+                            z = vact(vadd(xz, iz), ra, f32, scratch)
+                            rr = vact(vadd(xr, ir), ra, f32, scratch)
+                            hh = vact(vadd(xh, vmul(rr, ih)), ac, f32, scratch)
+                            h = vadd(vmul(z, h_old), vmul(vsub(one_v, z), hh))
+                            vstore_n(An, hb, h, n)
+                            vstore(prev, cb, h)
+                        elif cell == GRU_BEFORE and valid:
+                            h_old = vload_n(Ac, hb, n)
+                            xz = vadd(vload(xsrc, xb), vload(bias, bb))
+                            xr = vadd(vload(xsrc, xb + L), vload(bias, bb + L))
+                            z = vact(vadd(xz, vload(Z, zb)), ra, f32, scratch)
+                            rr = vact(vadd(xr, vload(Z, zb + L)), ra, f32, scratch)
+                            vstore(ZS, cb, z)
+                            vstore_n(A2, i * U + p * W, vmul(rr, h_old), n)
+                        elif cell == SIMPLE_RNN and valid:
+                            for v in range(4):
+                                nn = min(L, n - v * L)
+                                if nn <= 0:
+                                    break
+                                zv = vadd(vadd(vload(xsrc, xb + v * L), vload(bias, bb + v * L)),
+                                          vload(Z, zb + v * L))     # (x W + b) + h U
+                                h = vact(zv, ac, f32, scratch)
+                                vstore_n(An, hb + v * L, h, nn)
+                                vstore(prev, cb + v * L, h)
+                        elif not valid:                 # carry the states
+                            for v in range(W // L):
+                                nn = min(L, n - v * L)
+                                if nn <= 0:
+                                    break
+                                vstore_n(An, hb + v * L, vload_n(Ac, hb + v * L, nn), nn)
+                                if zero_output_for_mask:
+                                    vstore(prev, cb + v * L, zero)
+                if cell == GRU_BEFORE:                  # phase 2: the candidate and h
+                    for p in range(nb):
+                        pb = p * K * NR
+                        n = min(W, U - p * W)
+                        tile(1, A2, i0 * U, U, P, pb + D * NR + 2 * L, NR, U, Z, nrows)
+                        if mode == FUSED:
+                            tile(1, Ac, i0 * lda, lda, P, pb + 2 * L, NR, D, ZX, nrows)
+                        for ri in range(nrows):
+                            i = i0 + ri
+                            r = r0 + i
+                            if has_mask and not mask[r * T + t]:
+                                continue
+                            hb = i * lda + XA + p * W
+                            cb = i * Up + p * W
+                            if mode == FUSED:
+                                xh = vload(ZX, ri * L)
+                            elif mode == GATHER:
+                                row = ids[r * T + t]
+                                xh = vload(P, pb + row * NR + 2 * L) if row >= 0 else zero
+                            else:
+                                xh = vload(XW, ((i * CH + s % CH) * nb + p) * NR + 2 * L)
+                            xh = vadd(xh, vload(bias, p * NR + 2 * L))
+                            hh = vact(vadd(xh, vload(Z, ri * L)), ac, f32, scratch)
+                            z = vload(ZS, cb)
+                            h = vadd(vmul(z, vload_n(Ac, hb, n)), vmul(vsub(one_v, z), hh))
+                            vstore_n(An, hb, h, n)
+                            vstore(prev, cb, h)
+                if return_sequences:
+                    for ri in range(nrows):
+                        i = i0 + ri
+                        ob = ((r0 + i) * T + s) * U
+                        for q in range(0, U, L):
+                            vstore_n(out, ob + q, vload(prev, i * Up + q), min(L, U - q))
+            cur = 1 - cur
+        Ac = A[cur]
+        for i in range(rows):
+            for u in range(U):
+                h_fin[(r0 + i) * U + u] = Ac[i * lda + XA + u]
+                if cell == LSTM:
+                    c_fin[(r0 + i) * U + u] = C[i * Up + u]
+                if not return_sequences:
+                    out[(r0 + i) * U + u] = prev[i * Up + u]
+
+    return njit(**JIT_OPTIONS)(rnn_rows)
+
+
+@njit(**JIT_OPTIONS)
+def onehot_rows(x, D, ids):
+    """True if each row of ``x`` (flat, rows of ``D``) is zero but for at most one 1.0;
+    ``ids`` receives its position (-1: an all-zero row). Stops at the first other row."""
+    for r in range(ids.size):
+        idx = -1
+        for d in range(D):
+            v = x[r * D + d]
+            if v != 0.0:
+                if v == 1.0 and idx < 0:
+                    idx = d
+                else:
+                    return False
+        ids[r] = idx
+    return True
