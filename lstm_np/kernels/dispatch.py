@@ -113,6 +113,17 @@ def _rnn_unit(cell, f32, act, rec_act):
     return _RNN_KERNELS[key]
 
 
+def _step_unit(cell, f32, act, rec_act):
+    key = ("step", cell, f32, act, rec_act)
+    if key not in _RNN_KERNELS:
+        def build():
+            from .rnn import step_kernel
+            return step_kernel(cell, f32, act, rec_act)
+        what = f"{NAMES[cell]} {'float32' if f32 else 'float64'} step"
+        _RNN_KERNELS[key] = _jit.Kernel(build, what)
+    return _RNN_KERNELS[key]
+
+
 def _rnn_example(dtype):
     f, i, b = _empty(dtype), _empty(np.int32), _empty(np.bool_)
     return (0, f, i, f, f, f, f, b, f, f, f, 0, 0, 0, 0, 0, 0, False, False, False, 0, 0)
@@ -147,8 +158,11 @@ class RNNCompute:
         self.act, self.rec_act = act, rec_act
         self.dtype = kernel.dtype
         f32 = self.dtype == np.float32
-        self._unit = _rnn_unit(cell, f32, _specialised(act, f32), _specialised(rec_act, f32))
+        key = (cell, f32, _specialised(act, f32), _specialised(rec_act, f32))
+        self._unit = _rnn_unit(*key)
         self._example = _rnn_example(self.dtype)
+        self._step_unit = _step_unit(*key) if cell != GRU_BEFORE else None
+        self._fn = self._step_fn = None     # the compiled kernels, once ready
         self._packed = None
         self._finite = None
 
@@ -180,7 +194,7 @@ class RNNCompute:
                 return_sequences=True):
         """``(outputs, final_states (S, B, U))`` for ``x`` (B, T, D) C-contiguous in the
         layer's dtype, ``states0`` (S, B, U), ``mask`` (B, T) bool or None."""
-        fn = _jit.get(self._unit, self._example)
+        fn = self._fn or _jit.get(self._unit, self._example)
         if fn is None:
             t0 = time.perf_counter()
             result = rnn_forward_numpy(self.cell, x, self.kernel, self.recurrent_kernel,
@@ -188,8 +202,28 @@ class RNNCompute:
                                        go_backwards, zero_output_for_mask, return_sequences)
             _jit.spent(time.perf_counter() - t0)
             return result
+        self._fn = fn
         return self._forward_jit(fn, x, states0, mask, go_backwards, zero_output_for_mask,
                                  return_sequences)
+
+    def step(self, x_t, states):
+        """One timestep: ``x_t`` (B, D) C-contiguous in the dtype, ``states`` (S, B, U)
+        C-contiguous -> the new states (a new array); ``new[0]`` is the output."""
+        fn = self._step_fn
+        if fn is None and self._step_unit is not None:
+            fn = _jit.get(self._step_unit, self._step_example())
+            self._step_fn = fn
+        if fn is None:
+            return self.forward(x_t[:, None, :], states, None, False, False, False)[1]
+        P, bp, _ = self._packed or self._pack()
+        new = np.empty_like(states)
+        fn(x_t, P, bp, states, new, self.act, self.rec_act)
+        return new
+
+    def _step_example(self):
+        f = _empty(self.dtype)
+        return (np.zeros((0, 0), self.dtype), f, f, np.zeros((0, 0, 0), self.dtype),
+                np.zeros((0, 0, 0), self.dtype), 0, 0)
 
     def _forward_jit(self, fn, x, states0, mask, go_backwards, zero_output_for_mask,
                      return_sequences):

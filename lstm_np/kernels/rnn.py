@@ -41,7 +41,7 @@ from .gemm import JIT_OPTIONS, MR, tile, vlanes
 from .simd import vadd, vload, vload_n, vmul, vsplat, vstore, vstore_n, vsub
 from .vmath import vact
 
-__all__ = ["rnn_kernel", "onehot_rows", "FUSED", "SPLIT", "GATHER", "LSTM", "GRU", "GRU_BEFORE",
+__all__ = ["rnn_kernel", "step_kernel", "onehot_rows", "FUSED", "SPLIT", "GATHER", "LSTM", "GRU", "GRU_BEFORE",
            "SIMPLE_RNN", "panel_units", "panel_vectors", "choose_chunk"]
 
 FUSED, SPLIT, GATHER = 0, 1, 2
@@ -64,6 +64,42 @@ def choose_chunk(T, rows, gate_width, itemsize, budget=4 << 20):
     ch = budget // max(1, rows * gate_width * itemsize)
     ch = max(MR, min(T, ch))
     return -(-ch // MR) * MR
+
+_INLINE = dict(JIT_OPTIONS, inline="always")
+
+
+@njit(**_INLINE)
+def _lstm_cell(X, xb, Z, zb, bias, bb, c_old, L, ac, ra, f32, scratch):
+    """``(h, c)`` of ``L`` units: ``z = (x W + h U) + b``; gates i, f, c, o."""
+    zi = vadd(vadd(vload(X, xb), vload(Z, zb)), vload(bias, bb))
+    zf = vadd(vadd(vload(X, xb + L), vload(Z, zb + L)), vload(bias, bb + L))
+    zg = vadd(vadd(vload(X, xb + 2 * L), vload(Z, zb + 2 * L)), vload(bias, bb + 2 * L))
+    zo = vadd(vadd(vload(X, xb + 3 * L), vload(Z, zb + 3 * L)), vload(bias, bb + 3 * L))
+    c = vadd(vmul(vact(zf, ra, f32, scratch), c_old),
+             vmul(vact(zi, ra, f32, scratch), vact(zg, ac, f32, scratch)))
+    return vmul(vact(zo, ra, f32, scratch), vact(c, ac, f32, scratch)), c
+
+
+@njit(**_INLINE)
+def _gru_cell(X, xb, Z, zb, bias, bb, rbb, h_old, L, ac, ra, f32, scratch):
+    """``h`` of ``L`` units, ``reset_after``: ``x_g = x W_g + b_in``, ``inner_g = h U_g +
+    b_rec``; ``hh = act(x_h + r * inner_h)``; ``h = z h_tm1 + (1 - z) hh``."""
+    xz = vadd(vload(X, xb), vload(bias, bb))
+    xr = vadd(vload(X, xb + L), vload(bias, bb + L))
+    xh = vadd(vload(X, xb + 2 * L), vload(bias, bb + 2 * L))
+    iz = vadd(vload(Z, zb), vload(bias, rbb))
+    ir = vadd(vload(Z, zb + L), vload(bias, rbb + L))
+    ih = vadd(vload(Z, zb + 2 * L), vload(bias, rbb + 2 * L))
+    z = vact(vadd(xz, iz), ra, f32, scratch)
+    r = vact(vadd(xr, ir), ra, f32, scratch)
+    hh = vact(vadd(xh, vmul(r, ih)), ac, f32, scratch)
+    return vadd(vmul(z, h_old), vmul(vsub(vsplat(Z, 1.0), z), hh))
+
+
+@njit(**_INLINE)
+def _simple_cell(X, xb, Z, zb, bias, bb, ac, f32, scratch):
+    """``h`` of one vector of units: ``act((x W + b) + h U)``."""
+    return vact(vadd(vadd(vload(X, xb), vload(bias, bb)), vload(Z, zb)), ac, f32, scratch)
 
 
 @lru_cache(maxsize=None)
@@ -204,33 +240,14 @@ def rnn_kernel(cell, f32, act, rec_act):
                             xsrc = XW
                             xb = ((i * CH + s % CH) * nb + p) * NR
                         if cell == LSTM and valid:
-                            zi = vadd(vload(xsrc, xb), vload(Z, zb))     # (x W + h U) + b
-                            zf = vadd(vload(xsrc, xb + L), vload(Z, zb + L))
-                            zg = vadd(vload(xsrc, xb + 2 * L), vload(Z, zb + 2 * L))
-                            zo = vadd(vload(xsrc, xb + 3 * L), vload(Z, zb + 3 * L))
-                            zi = vadd(zi, vload(bias, bb))
-                            zf = vadd(zf, vload(bias, bb + L))
-                            zg = vadd(zg, vload(bias, bb + 2 * L))
-                            zo = vadd(zo, vload(bias, bb + 3 * L))
-                            c = vadd(vmul(vact(zf, ra, f32, scratch), vload(C, cb)),
-                                     vmul(vact(zi, ra, f32, scratch),
-                                          vact(zg, ac, f32, scratch)))
+                            h, c = _lstm_cell(xsrc, xb, Z, zb, bias, bb, vload(C, cb), L, ac,
+                                              ra, f32, scratch)
                             vstore(C, cb, c)
-                            h = vmul(vact(zo, ra, f32, scratch), vact(c, ac, f32, scratch))
                             vstore_n(An, hb, h, n)
                             vstore(prev, cb, h)
                         elif cell == GRU and valid:
-                            h_old = vload_n(Ac, hb, n)
-                            xz = vadd(vload(xsrc, xb), vload(bias, bb))
-                            xr = vadd(vload(xsrc, xb + L), vload(bias, bb + L))
-                            xh = vadd(vload(xsrc, xb + 2 * L), vload(bias, bb + 2 * L))
-                            iz = vadd(vload(Z, zb), vload(bias, rec_bias + bb))
-                            ir = vadd(vload(Z, zb + L), vload(bias, rec_bias + bb + L))
-                            ih = vadd(vload(Z, zb + 2 * L), vload(bias, rec_bias + bb + 2 * L))
-                            z = vact(vadd(xz, iz), ra, f32, scratch)
-                            rr = vact(vadd(xr, ir), ra, f32, scratch)
-                            hh = vact(vadd(xh, vmul(rr, ih)), ac, f32, scratch)
-                            h = vadd(vmul(z, h_old), vmul(vsub(one_v, z), hh))
+                            h = _gru_cell(xsrc, xb, Z, zb, bias, bb, rec_bias + bb,
+                                          vload_n(Ac, hb, n), L, ac, ra, f32, scratch)
                             vstore_n(An, hb, h, n)
                             vstore(prev, cb, h)
                         elif cell == GRU_BEFORE and valid:
@@ -246,9 +263,8 @@ def rnn_kernel(cell, f32, act, rec_act):
                                 nn = min(L, n - v * L)
                                 if nn <= 0:
                                     break
-                                zv = vadd(vadd(vload(xsrc, xb + v * L), vload(bias, bb + v * L)),
-                                          vload(Z, zb + v * L))     # (x W + b) + h U
-                                h = vact(zv, ac, f32, scratch)
+                                h = _simple_cell(xsrc, xb + v * L, Z, zb + v * L, bias,
+                                                 bb + v * L, ac, f32, scratch)
                                 vstore_n(An, hb + v * L, h, nn)
                                 vstore(prev, cb + v * L, h)
                         elif not valid:                 # carry the states
@@ -320,3 +336,62 @@ def onehot_rows(x, D, ids):
                     return False
         ids[r] = idx
     return True
+
+
+@lru_cache(maxsize=None)
+def step_kernel(cell, f32, act, rec_act):
+    """One timestep of every row, for streaming: LSTM, GRU (``reset_after``) and SimpleRNN.
+
+    ``x2`` (B, D) and the states ``s_in3`` (S, B, U: h, then c for the LSTM) are read in
+    place (C-contiguous); the new states go to ``s_out3`` (another array). The arithmetic is the
+    sequence kernel's, so a step equals one timestep of :func:`rnn_kernel` bit for bit.
+    """
+    nv = panel_vectors(cell)
+
+    def rnn_step(x2, P, bias, s_in3, s_out3, act_rt, rec_rt):
+        B, D = x2.shape
+        U = s_in3.shape[2]
+        x = x2.reshape(-1)
+        s_in = s_in3.reshape(-1)
+        s_out = s_out3.reshape(-1)
+        ac = act if act >= 0 else act_rt
+        ra = rec_act if rec_act >= 0 else rec_rt
+        L = vlanes(P)
+        W = 4 * L if cell == SIMPLE_RNN else L
+        NR = nv * L
+        nb = -(-U // W)
+        K = D + U
+        Z = np.empty(MR * NR, P.dtype)
+        ZX = np.empty(MR * NR, P.dtype)
+        scratch = np.empty(L, P.dtype)
+        BU = B * U                                  # c follows h in the states
+        for i0 in range(0, B, MR):
+            nrows = min(MR, B - i0)
+            for p in range(nb):
+                pb = p * K * NR
+                bb = p * NR
+                n = min(W, U - p * W)
+                tile(nv, s_in, i0 * U, U, P, pb + D * NR, NR, U, Z, nrows)
+                tile(nv, x, i0 * D, D, P, pb, NR, D, ZX, nrows)
+                for ri in range(nrows):
+                    hb = (i0 + ri) * U + p * W
+                    zb = ri * NR
+                    if cell == LSTM:
+                        h, c = _lstm_cell(ZX, zb, Z, zb, bias, bb, vload_n(s_in, BU + hb, n), L,
+                                          ac, ra, f32, scratch)
+                        vstore_n(s_out, BU + hb, c, n)
+                        vstore_n(s_out, hb, h, n)
+                    elif cell == GRU:
+                        h = _gru_cell(ZX, zb, Z, zb, bias, bb, nb * NR + bb,
+                                      vload_n(s_in, hb, n), L, ac, ra, f32, scratch)
+                        vstore_n(s_out, hb, h, n)
+                    else:
+                        for v in range(4):
+                            nn = min(L, n - v * L)
+                            if nn <= 0:
+                                break
+                            h = _simple_cell(ZX, zb + v * L, Z, zb + v * L, bias, bb + v * L,
+                                             ac, f32, scratch)
+                            vstore_n(s_out, hb + v * L, h, nn)
+
+    return njit(**JIT_OPTIONS)(rnn_step)

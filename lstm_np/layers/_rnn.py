@@ -270,7 +270,7 @@ class RNNLayer:
             states = self.states
         else:
             states = np.zeros((len(self.STATE_NAMES), batch, self.units), self.dtype)
-        _, new = self.compute().forward(x_t[:, None, :], states, None, False, False, False)
+        new = self.compute().step(x_t, states)
         self.states = new
         return new[0]
 
