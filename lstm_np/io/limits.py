@@ -12,7 +12,7 @@ import json
 
 import numpy as np
 
-from ..errors import LoadError, LstmNpError
+from ..errors import LoadError, LstmNpError, MissingDependency, UnsupportedKerasFeature
 
 __all__ = ["MAX_JSON_BYTES", "MAX_JSON_DEPTH", "MAX_DIM", "MAX_INPUT_DIM", "MAX_ARRAY_BYTES",
            "MAX_MEMBER_BYTES", "parse_json", "check_config", "read_member", "read_dataset",
@@ -45,10 +45,10 @@ def guard(what):
         def wrapper(path_or_file, *args, **kwargs):
             try:
                 return fn(path_or_file, *args, **kwargs)
-            except LstmNpError as exc:
-                if type(exc) is LstmNpError:   # a graph the Model refuses: a malformed file
-                    raise LoadError(f"{path_or_file}: {what}: {exc}") from None
+            except (LoadError, UnsupportedKerasFeature, MissingDependency):
                 raise
+            except LstmNpError as exc:   # a graph or a layer config that cannot be: malformed
+                raise LoadError(f"{path_or_file}: {what}: {exc}") from None
             except MemoryError:
                 raise LoadError(f"{path_or_file}: {what} declares data too large to load "
                                 f"(out of memory)") from None

@@ -7,7 +7,9 @@ Contents:
 * ``w<layer index>_<k>``: the k-th weight array of layer ``layer index`` (``get_weights()`` order).
 
 ``format_version`` is bumped only for incompatible changes; readers accept every version
-up to their own (:data:`FORMAT_VERSION`), so files written today stay readable.
+up to their own (:data:`FORMAT_VERSION`), so files written today stay readable. Version 2
+added explicit ``mask`` references in nodes and Keras op nodes (``KerasOp``); a model
+using neither is still written as version 1, which older readers load.
 """
 import json
 import zipfile
@@ -21,14 +23,17 @@ from .registry import build_layer
 
 __all__ = ["save_npz", "load_npz", "FORMAT_VERSION", "HEADER_KEY"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 HEADER_KEY = "__lstm_np__"
 
 
 def save_npz(model, path):
     """Write ``model`` to ``path`` (``.npz`` is appended by NumPy when missing)."""
-    header = {"format": "lstm_np", "format_version": FORMAT_VERSION,
-              "model": model.get_config()}
+    config = model.get_config()
+    new = any(n.get("mask") is not None for n in config["nodes"]) or any(
+        e["class_name"] == "KerasOp" for e in config["layers"])
+    header = {"format": "lstm_np", "format_version": FORMAT_VERSION if new else 1,
+              "model": config}
     arrays = {HEADER_KEY: np.array(json.dumps(header))}
     for i, layer in enumerate(model.layers):
         for k, w in enumerate(layer.get_weights()):

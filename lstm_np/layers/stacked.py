@@ -19,7 +19,7 @@ flattened order of Keras 3 and tf-keras (which nest an LSTM cell's pair: ``[out,
 """
 import numpy as np
 
-from ..errors import UnsupportedKerasFeature
+from ..errors import InputError, UnsupportedKerasFeature
 from ._rnn import RNNLayer
 
 __all__ = ["StackedRNN", "CELL_CLASS_NAMES"]
@@ -89,7 +89,7 @@ class StackedRNN:
     def set_weights(self, weights):
         weights = list(weights)
         if len(weights) != self.n_weights():
-            raise ValueError(f"RNN {self.name!r}: expected {self.n_weights()} weight arrays "
+            raise InputError(f"RNN {self.name!r}: expected {self.n_weights()} weight arrays "
                              f"(kernel, recurrent_kernel[, bias] per stacked cell); "
                              f"received {len(weights)}")
         start = 0
@@ -98,7 +98,7 @@ class StackedRNN:
             start += n
         for prev, cell in zip(self.cells, self.cells[1:]):
             if cell.input_dim != prev.units:
-                raise ValueError(f"RNN {self.name!r}: cell {cell.name!r} kernel expects input "
+                raise InputError(f"RNN {self.name!r}: cell {cell.name!r} kernel expects input "
                                  f"width {cell.input_dim}, the previous cell outputs "
                                  f"{prev.units}")
 
@@ -119,7 +119,7 @@ class StackedRNN:
         states = list(states)
         n = [len(c.STATE_NAMES) for c in self.cells]
         if len(states) != sum(n):
-            raise ValueError(f"RNN {self.name!r}: {what} expects {sum(n)} state arrays (every "
+            raise InputError(f"RNN {self.name!r}: {what} expects {sum(n)} state arrays (every "
                              f"stacked cell's states in order); received {len(states)}")
         out, start = [], 0
         for k in n:
@@ -133,7 +133,7 @@ class StackedRNN:
         x = np.asarray(x)
         if self.go_backwards:
             if x.ndim != 3:
-                raise ValueError(f"RNN {self.name!r} expects input of shape (batch, "
+                raise InputError(f"RNN {self.name!r} expects input of shape (batch, "
                                  f"timesteps, features); received {x.shape}")
             x = x[:, ::-1]
             if mask is not None:
