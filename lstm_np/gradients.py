@@ -386,7 +386,14 @@ def backward(tape, d_outputs):
         if d is None:
             continue
         y = values[r[0]][r[1]]
-        d = np.asarray(d, dtype=y.dtype if y.dtype.kind == "f" else None)
+        try:
+            d = np.asarray(d, dtype=y.dtype if y.dtype.kind == "f" else None)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"gradients: d_outputs for output {list(r)} must be a numeric "
+                             f"array of shape {y.shape} ({exc})") from None
+        if d.dtype.kind not in "biuf":
+            raise InputError(f"gradients: d_outputs for output {list(r)} must be numeric; "
+                             f"received dtype {d.dtype}")
         if d.shape != y.shape:
             raise InputError(f"gradients: d_outputs for output {list(r)} must have the "
                              f"output's shape {y.shape}; received {d.shape}")
@@ -480,7 +487,13 @@ def input_gradients(model, x, output_index=0, class_index=None):
         if class_index is None:
             cls = np.argmax(y[lead], axis=-1)
         else:
-            cls = np.broadcast_to(np.asarray(class_index, dtype=np.intp), (b,))
+            cls = np.asarray(class_index) if not isinstance(class_index, dict) else None
+            n_cls = y.shape[-1]
+            if (cls is None or cls.dtype.kind not in "iu" or cls.shape not in ((), (b,))
+                    or (cls.size and (cls.min() < 0 or cls.max() >= n_cls))):
+                raise InputError(f"input_gradients: class_index must be an integer in "
+                                 f"[0, {n_cls}) or {b} of them; received {class_index!r}"[:300])
+            cls = np.broadcast_to(cls.astype(np.intp), (b,))
         d[lead + (cls,)] = 1
     ds = [None] * len(outs)
     ds[output_index] = d

@@ -6,6 +6,8 @@ Input nodes call an ``InputLayer`` on a model input. Masks travel with the tenso
 follow Keras 3.15 (``Layer.compute_mask`` of each layer). The graph, with every layer's
 config, is plain JSON (``get_config()``), which the ``.npz`` format stores.
 """
+import os
+
 import numpy as np
 
 from .errors import ArgumentError, ConfigError, InputError, LstmNpError
@@ -135,6 +137,14 @@ class Model:
 
     def __init__(self, layers, nodes, inputs, outputs, name="model", keras_version=3,
                  sequential=False):
+        for what, value in (("layers", layers), ("nodes", nodes), ("inputs", inputs)):
+            if not isinstance(value, (list, tuple)):
+                raise ArgumentError(f"Model: {what} must be a list; received "
+                                    f"{type(value).__name__}")
+        if not all(isinstance(n, dict) for n in nodes):
+            raise ArgumentError("Model: nodes must be dicts {'layer', 'args', ...}")
+        if not all(isinstance(getattr(la, "name", None), str) for la in layers):
+            raise ArgumentError("Model: every layer must be an lstm_np layer with a name")
         self.layers = list(layers)
         self._by_name = {}
         for layer in self.layers:
@@ -190,7 +200,12 @@ class Model:
         return refs
 
     def get_layer(self, name):
-        return self._by_name[name]
+        """The layer called ``name`` (Keras ``Model.get_layer``)."""
+        try:
+            return self._by_name[name]
+        except (KeyError, TypeError):
+            raise ConfigError(f"no layer named {name!r}; the model's layers are "
+                              f"{list(self._by_name)}") from None
 
     def _output_refs(self):
         out = self.outputs
@@ -363,6 +378,9 @@ class Model:
     def save(self, path):
         """Save to lstm_np's portable ``.npz`` format (read back with ``lstm_np.load``)."""
         from .io.npz import save_npz
+        if not isinstance(path, (str, bytes, os.PathLike)) and not hasattr(path, "write"):
+            raise ArgumentError(f"save expects a path or a binary file object; received "
+                                f"{type(path).__name__}")
         save_npz(self, path)
 
     # ---------------------------------------------------------------- shapes

@@ -7,6 +7,8 @@ import os
 
 import numpy as np
 
+from .errors import InputError, LoadError, MissingDependency
+
 __all__ = ["verify", "VerifyReport", "OutputCheck", "make_inputs", "TOLERANCES"]
 
 # Documented tolerance: |ours - keras| <= atol + rtol * |keras| elementwise.
@@ -26,7 +28,7 @@ class OutputCheck:
         self.shape = tuple(theirs.shape)
         self.dtype = np.dtype(theirs.dtype).name
         if ours.shape != theirs.shape:
-            raise ValueError(f"output {name!r}: lstm_np shape {ours.shape} != Keras shape "
+            raise InputError(f"output {name!r}: lstm_np shape {ours.shape} != Keras shape "
                              f"{theirs.shape}")
         atol, rtol = _tolerance_for(theirs.dtype) if tolerance is None else (
             (tolerance, tolerance) if np.isscalar(tolerance) else tuple(tolerance))
@@ -180,9 +182,27 @@ def _flat(out):
     return None, [out]
 
 
+def _import_keras():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        import keras
+        import tensorflow   # noqa: F401  (the backend the comparison runs on)
+    except ImportError as exc:
+        raise MissingDependency(f"verify needs TensorFlow and Keras to run the Keras model "
+                                f"(pip install 'lstm-np[keras]'); {exc}") from None
+    return keras
+
+
 def _load_keras(path):
-    import keras   # noqa: F401  (TensorFlow backend)
-    return keras.models.load_model(path, compile=False)
+    """A ``.keras`` / ``.h5`` file loaded by Keras; its failures are ``LoadError``s."""
+    keras = _import_keras()
+    if not os.path.isfile(path):
+        raise LoadError(f"{path}: no such file")
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as exc:   # Keras raises ValueError, OSError, TypeError, ...
+        raise LoadError(f"{path}: Keras cannot load it ({type(exc).__name__}: "
+                        f"{' '.join(str(exc).split())[:300]})") from None
 
 
 def verify(keras_model, x=None, samples=8, seed=0, tolerance=None):
@@ -206,20 +226,18 @@ def verify(keras_model, x=None, samples=8, seed=0, tolerance=None):
     """
     from .io import from_keras
 
+    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
+        raise InputError(f"verify: samples must be a positive integer; received {samples!r}")
     if isinstance(keras_model, (str, os.PathLike)):
         keras_model = _load_keras(os.fspath(keras_model))
     ours = from_keras(keras_model)
     if x is None:
         xs = make_inputs(ours, samples=samples, seed=seed)
         x = xs[0] if len(xs) == 1 else xs
-    else:
-        if isinstance(x, dict):
-            xs = [x[n] for n in ours.input_names]
-        else:
-            xs = list(x) if isinstance(x, (list, tuple)) else [x]
-    n = int(np.asarray(xs[0]).shape[0])
+    got = ours.predict(x)   # first: a bad x is an InputError naming expected and received
+    xs = ours._standardize(x)
+    n = int(xs[0].shape[0])
     theirs = keras_model.predict(x, verbose=0)
-    got = ours.predict(x)
     names_t, want = _flat(theirs)
     _, have = _flat(got)
     if names_t is None:

@@ -54,7 +54,7 @@ def model_from_keras_config(model_config, keras_version, weights_of):
         raise UnsupportedKerasFeature(
             f"model class {cls!r} is not supported (only Sequential and Functional models; "
             f"subclassed models have no config to rebuild from)")
-    entries = [e for e in cfg["layers"] if not _is_op(e)]
+    entries = [e for e in cfg["layers"] if not _is_op(e, keras_version)]
     keras_layers = [la for la in layers if not isinstance(la, KerasOp)]
     for index, (layer, entry) in enumerate(zip(keras_layers, entries_for(keras_layers, entries))):
         _set_weights(layer, entry, weights_of(layer.name, entry, index))
@@ -219,18 +219,26 @@ def _tensor_list(obj, what):
 _OP_MODULES = ("keras.src.ops", "keras.ops", "keras.src.activations", "keras.activations")
 
 
-def _is_op(entry):
+#: Keras 3 layers whose config has no "trainable" (their get_config skips the base class).
+_NO_TRAINABLE = ("InputLayer", "SpatialDropout1D")
+
+
+def _is_op(entry, kv=3):
     """A Keras 3 op recorded in a functional graph (``keras.src.ops...``, or an activation
-    function called on a tensor, ``keras.src.activations``)."""
+    function called on a tensor, ``keras.src.activations``).
+
+    ``.h5`` configs drop "module": there a Keras 3 Layer config has "trainable" (but for
+    :data:`_NO_TRAINABLE`), an Operation's has not, whatever its class name (the ``Softmax``
+    op of ``keras.activations.softmax(x)`` is not the ``Softmax`` layer: it takes no mask).
+    tf-keras graphs hold no ops (TF ops are ``TFOpLambda`` layers).
+    """
     module = str(entry.get("module") or "")
     if module.startswith(_OP_MODULES):
         return True
-    # .h5 configs drop "module": a Layer config has "trainable" (except a few layers whose
-    # get_config skips the base class, e.g. SpatialDropout1D), an Operation's has not
     config = entry.get("config")
     cls = entry.get("class_name")
-    return (not module and isinstance(config, dict) and "trainable" not in config
-            and (cls not in BUILDERS or cls == "Concatenate") and cls not in _REFUSED)
+    return (kv != 2 and not module and isinstance(config, dict) and "trainable" not in config
+            and cls not in _NO_TRAINABLE and cls not in _REFUSED)
 
 
 def _template(obj, refs, where):
@@ -413,7 +421,7 @@ def _functional(cfg, kv):
     layers, pending = [], []
     for entry in entries:
         name = _entry_name(entry)
-        if _is_op(entry):
+        if _is_op(entry, kv):
             layer, refs = _build_op(entry, kv)
             pending.append((name, 0, {"ins": refs, "is_list": True, "init": None,
                                       "call_mask": True, "mask": None}))

@@ -16,7 +16,7 @@ from ..errors import LoadError, LstmNpError, MissingDependency, UnsupportedKeras
 
 __all__ = ["MAX_JSON_BYTES", "MAX_JSON_DEPTH", "MAX_DIM", "MAX_INPUT_DIM", "MAX_ARRAY_BYTES",
            "MAX_MEMBER_BYTES", "parse_json", "check_config", "read_member", "read_dataset",
-           "dataset_array", "DatasetRefused", "guard"]
+           "dataset_array", "DatasetRefused", "guard", "check_compression"]
 
 #: Largest JSON document (config.json, metadata.json, model_config, npz header).
 MAX_JSON_BYTES = 64 * 2**20
@@ -147,10 +147,24 @@ def check_config(config, where):
                 stack.append(value)
 
 
+#: Zip compression methods Python's zipfile reads (stored, deflated, bzip2, lzma).
+ZIP_METHODS = {0: "stored", 8: "deflated", 12: "bzip2", 14: "lzma"}
+
+
+def check_compression(info, where):
+    """Refuse a zip member whose compression method zipfile cannot read (a flipped byte
+    in the header makes zipfile raise ``NotImplementedError`` when the member is opened)."""
+    if info.compress_type not in ZIP_METHODS:
+        raise LoadError(f"{where}: archive member {info.filename} uses compression method "
+                        f"{info.compress_type}; expected one of "
+                        f"{', '.join(f'{k} ({v})' for k, v in ZIP_METHODS.items())}")
+
+
 def read_member(zf, name, where, limit=MAX_MEMBER_BYTES):
     """Read one zip member after checking its declared size; errors name the member."""
     try:
         info = zf.getinfo(name)
+        check_compression(info, where)
         if info.file_size > limit:
             raise LoadError(f"{where}: archive member {name} declares {info.file_size} bytes "
                             f"(limit {limit})")

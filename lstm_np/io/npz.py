@@ -18,7 +18,8 @@ import numpy as np
 
 from ..errors import LoadError
 from ..model import Model
-from .limits import MAX_ARRAY_BYTES, MAX_JSON_BYTES, check_config, guard, parse_json
+from .limits import (MAX_ARRAY_BYTES, MAX_JSON_BYTES, check_compression, check_config, guard,
+                     parse_json)
 from .registry import build_layer
 
 __all__ = ["save_npz", "load_npz", "FORMAT_VERSION", "HEADER_KEY"]
@@ -56,6 +57,7 @@ def _check_members(path_or_file):
     with zf:
         for info in zf.infolist():
             where = f"{path_or_file}: member {info.filename}"
+            check_compression(info, str(path_or_file))
             try:
                 with zf.open(info) as fh:
                     version = np.lib.format.read_magic(fh)

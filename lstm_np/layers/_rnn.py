@@ -32,7 +32,10 @@ def _dtype_of(dtype):
     """Resolve a Keras dtype (str, numpy dtype or Keras 3 ``DTypePolicy`` dict)."""
     if isinstance(dtype, dict):  # {"module": "keras", "class_name": "DTypePolicy", "config": {"name": ...}}
         dtype = dtype.get("config", {}).get("name", "float32")
-    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    try:
+        name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    except TypeError:
+        name = repr(dtype)
     if name.startswith("mixed_"):
         name = "float32"
     if name not in _FLOAT_DTYPES:
@@ -46,6 +49,13 @@ def as_float_array(value, dtype, what):
     if arr.dtype == object or arr.dtype.kind not in "biuf":
         raise InputError(f"{what} must be numeric (float, int or bool); received dtype {arr.dtype}")
     return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def as_list(value, what):
+    """``list(value)`` for a sequence of arrays; anything else is an ``ArgumentError``."""
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+        raise ArgumentError(f"{what} expects a list of arrays; received {type(value).__name__}")
+    return list(value)
 
 
 class RNNLayer:
@@ -106,7 +116,7 @@ class RNNLayer:
 
     def set_weights(self, weights):
         """Set ``[kernel (D, G), recurrent_kernel (U, G), bias (G,)]`` as Keras orders them."""
-        weights = list(weights)
+        weights = as_list(weights, f"{type(self).__name__} {self.name!r} set_weights")
         cls = type(self).__name__
         n = 3 if self.use_bias else 2
         if len(weights) != n:
@@ -149,9 +159,16 @@ class RNNLayer:
         """
         if states is None:   # zeros of whatever batch size comes next
             self.states = None
-        else:
-            batch = np.asarray(states[0]).shape[0]
-            self.states = self._check_states(states, batch, "reset_states")
+            return
+        if isinstance(states, np.ndarray) and states.ndim == 2:
+            states = [states]
+        states = as_list(states, f"{type(self).__name__} {self.name!r} reset_states")
+        first = np.shape(states[0]) if states else ()
+        if len(first) != 2:
+            raise InputError(f"{type(self).__name__} {self.name!r}: reset_states expects "
+                             f"{len(self.STATE_NAMES)} state array(s) of shape (batch, "
+                             f"{self.units}); received shapes {[np.shape(s) for s in states]}")
+        self.states = self._check_states(states, first[0], "reset_states")
 
     reset_state = reset_states
 
@@ -160,7 +177,7 @@ class RNNLayer:
         n = len(self.STATE_NAMES)
         if isinstance(states, np.ndarray) and n == 1 and states.ndim == 2:
             states = [states]
-        states = list(states)
+        states = as_list(states, f"{cls} {self.name!r} {what}")
         if len(states) != n:
             raise InputError(f"{cls} {self.name!r}: {what} expects {n} state array(s) "
                              f"{list(self.STATE_NAMES)}; received {len(states)}")
@@ -214,12 +231,15 @@ class RNNLayer:
             return self.states
         return np.zeros((len(self.STATE_NAMES), batch, self.units), self.dtype)
 
-    def __call__(self, x, initial_state=None, mask=None, training=None):
+    def __call__(self, x, initial_state=None, mask=None, training=None, **kwargs):
         """Run the layer as Keras's ``layer(x, initial_state=..., mask=...)`` does.
 
         Returns the output (``(B, T, U)`` with ``return_sequences``, else ``(B, U)``), or
         ``[output, *states]`` with ``return_state``.
         """
+        if kwargs:
+            raise ArgumentError(f"{type(self).__name__} {self.name!r}: unknown call argument(s) "
+                                f"{sorted(kwargs)}; it takes (x, initial_state, mask, training)")
         outputs, states, _ = self.forward(x, initial_state=initial_state, mask=mask)
         return self._package(outputs, states)
 
@@ -351,7 +371,7 @@ class RNNLayer:
         if self.CELL not in BACKWARD_CELLS:
             raise GradientNotSupported(f"{cls} {self.name!r}: cell family {self.CELL} has "
                                       f"no backward pass")
-        if cache is None or len(cache) != 4:
+        if not isinstance(cache, tuple) or len(cache) != 4:
             raise InputError(f"{cls} {self.name!r}: backward needs the cache of "
                              f"forward(..., keep=True)")
         x, mask, zs, history = cache

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..activations import activate, resolve
 from ..errors import InputError, UnsupportedKerasFeature
-from ._rnn import _dtype_of
+from ._rnn import _dtype_of, as_list
 
 __all__ = [
     "Layer", "InputLayer", "Dense", "Activation", "Softmax", "Identity", "Dropout",
@@ -114,7 +114,7 @@ class Layer:
         return [getattr(self, n).copy() for n in self.weight_names]
 
     def set_weights(self, weights):
-        weights = list(weights)
+        weights = as_list(weights, f"{self.class_name} {self.name!r} set_weights")
         if len(weights) != len(self.weight_names):
             raise InputError(f"{self.class_name} {self.name!r} expects {len(self.weight_names)} "
                              f"weight array(s) {list(self.weight_names)}; received {len(weights)}")

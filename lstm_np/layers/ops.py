@@ -10,6 +10,8 @@ every masked call as a reference to the op's output (``Layer.__call__`` step 6):
   the merge layers ``LogicalOr(m1, m2)``;
 * a mask the user computes: ``keras.ops.not_equal(ids, 0)``, ``ops.any(x > 0, axis=-1)``...
 
+``keras.activations.softmax(x)`` (the ``Softmax`` op) is evaluated too.
+
 :class:`KerasOp` evaluates those element-wise comparisons, logical operations,
 reductions and shape helpers with NumPy (``keras/src/ops/numpy.py`` semantics). Any other
 op (``Softmax``, ``ReLU``, arithmetic) is refused by name with ``UnsupportedKerasFeature``.
@@ -18,7 +20,7 @@ An op's output carries no mask (ops are not layers: no ``compute_mask``).
 import numpy as np
 
 from ..errors import InputError, UnsupportedKerasFeature
-from .core import Layer, _broadcast_shape
+from .core import Layer, _broadcast_shape, softmax
 
 __all__ = ["KerasOp", "OPS"]
 
@@ -74,11 +76,15 @@ OPS = {
     "OnesLike": _like(1),
     "Concatenate": lambda xs, axis=0: np.concatenate([np.asarray(x) for x in xs], axis=axis),
     "Cast": lambda x, dtype: np.asarray(x).astype(_dtype(dtype)),
+    # keras.activations.softmax(x) / ops.softmax: the Softmax layer's function, no mask
+    "Softmax": lambda x, axis=-1: softmax(np.asarray(x, np.float32) if np.asarray(
+        x).dtype.kind != "f" else np.asarray(x), axis=tuple(axis) if isinstance(axis, list)
+        else axis),
 }
 #: Config keys each op accepts besides ``name`` (its constructor arguments).
 _OPTIONS = {"Any": ("axis", "keepdims"), "All": ("axis", "keepdims"), "ExpandDims": ("axis",),
             "Squeeze": ("axis",), "ZerosLike": ("dtype",), "OnesLike": ("dtype",),
-            "Concatenate": ("axis",), "Cast": ("dtype",)}
+            "Concatenate": ("axis",), "Cast": ("dtype",), "Softmax": ("axis",)}
 
 
 def is_slot(value):
@@ -129,9 +135,9 @@ class KerasOp(Layer):
         self.op = str(op)
         if self.op not in OPS:
             raise UnsupportedKerasFeature(
-                f"Keras op {self.op} ({self.name!r}) is not supported: lstm_np evaluates only "
-                f"the ops masks are made of ({', '.join(sorted(OPS))}); other raw ops in "
-                f"functional graphs are not supported (use a layer)")
+                f"Keras op {self.op} ({self.name!r}) is not supported: of the raw ops a "
+                f"functional graph can record, lstm_np evaluates only the ones masks are "
+                f"made of and softmax ({', '.join(sorted(OPS))}); use a layer instead")
         self.options = dict(options or {})
         extra = set(self.options) - set(_OPTIONS.get(self.op, ()))
         if extra:
@@ -185,6 +191,8 @@ class KerasOp(Layer):
             out = list(shapes[0])
             out[ax] = None if None in sizes else sum(sizes)
             return tuple(out)
+        if self.op == "Softmax":
+            return shapes[0]
         return _broadcast_shape(shapes)
 
     def get_config(self):

@@ -20,7 +20,7 @@ flattened order of Keras 3 and tf-keras (which nest an LSTM cell's pair: ``[out,
 import numpy as np
 
 from ..errors import InputError, UnsupportedKerasFeature
-from ._rnn import RNNLayer
+from ._rnn import RNNLayer, as_list
 
 __all__ = ["StackedRNN", "CELL_CLASS_NAMES"]
 
@@ -87,7 +87,7 @@ class StackedRNN:
         return [w for c in self.cells for w in c.get_weights()]
 
     def set_weights(self, weights):
-        weights = list(weights)
+        weights = as_list(weights, f"RNN {self.name!r} set_weights")
         if len(weights) != self.n_weights():
             raise InputError(f"RNN {self.name!r}: expected {self.n_weights()} weight arrays "
                              f"(kernel, recurrent_kernel[, bias] per stacked cell); "
@@ -116,7 +116,7 @@ class StackedRNN:
     reset_state = reset_states
 
     def _split(self, states, what):
-        states = list(states)
+        states = as_list(states, f"RNN {self.name!r} {what}")
         n = [len(c.STATE_NAMES) for c in self.cells]
         if len(states) != sum(n):
             raise InputError(f"RNN {self.name!r}: {what} expects {sum(n)} state arrays (every "

@@ -9,7 +9,7 @@ Semantics follow Keras 3 ``keras/src/layers/rnn/bidirectional.py`` and
 import numpy as np
 
 from ..errors import InputError, UnsupportedKerasFeature
-from ._rnn import RNNLayer
+from ._rnn import RNNLayer, as_list
 
 __all__ = ["Bidirectional", "TimeDistributed", "rnn_apply", "rnn_output_shapes"]
 
@@ -71,7 +71,7 @@ class Bidirectional:
         return self.forward_layer.get_weights() + self.backward_layer.get_weights()
 
     def set_weights(self, weights):
-        weights = list(weights)
+        weights = as_list(weights, f"Bidirectional {self.name!r} set_weights")
         n = 3 if self.forward_layer.use_bias else 2
         if len(weights) != n + (3 if self.backward_layer.use_bias else 2):
             raise InputError(f"Bidirectional {self.name!r}: expected forward then backward "
