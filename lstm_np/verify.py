@@ -141,7 +141,8 @@ def make_inputs(model, samples=8, seed=0, timesteps=None, dtype=None):
     """Random inputs that fit the lstm_np ``model``, one array per model input.
 
     Float inputs get normal floats (float32 unless the model computes in float64);
-    inputs feeding an ``Embedding`` get token ids in ``[1, input_dim)``. When the model
+    inputs feeding an ``Embedding`` get token ids in ``[1, input_dim)``, boolean inputs
+    (masks passed as ``mask=``) random masks, 80% true. When the model
     masks (``Masking`` or ``mask_zero``), each sample gets a random pre-padded run of zero
     timesteps. Unknown time dimensions become ``timesteps`` (default 10).
     """
@@ -162,6 +163,8 @@ def make_inputs(model, samples=8, seed=0, timesteps=None, dtype=None):
             hi = min(la.input_dim for la in emb)
             x = rng.integers(1, max(hi, 2), size=dims)
             x = x.astype(layer.input_dtype if layer.input_dtype.kind in "iu" else np.int32)
+        elif layer.input_dtype.kind == "b":   # a mask input: mostly valid steps
+            x = rng.random(dims) < 0.8
         else:
             x = rng.normal(size=dims).astype(dtype)
             if layer.input_dtype.kind in "iu":
