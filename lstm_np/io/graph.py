@@ -12,7 +12,7 @@ from ..layers.ops import KerasOp
 from ..layers.stacked import StackedRNN
 from ..layers.wrappers import Bidirectional
 from ..model import Model, class_name, n_outputs, takes_mask
-from .registry import (_REFUSED, BUILDERS, build_layer, convert_cudnn_gru_weights,
+from .registry import (_REFUSED, build_layer, convert_cudnn_gru_weights,
                        convert_cudnn_lstm_weights)
 
 __all__ = ["model_from_keras_config", "keras_major", "snake_case"]
