@@ -1,9 +1,12 @@
 """Command line: ``lstm-np <subcommand>`` / ``python -m lstm_np <subcommand>``.
 
 Subcommands: ``convert``, ``predict``, ``verify``, ``bench``, ``demo``; ``lstm-np CMD --help``
-shows each one's options and an example. Errors print one line ``lstm-np: error: ...`` and
-exit 2 (``verify`` exits 1 when the outputs differ); ``--debug`` shows the traceback.
+shows each one's options (with their defaults) and an example. Errors, including bad
+option values, print one line ``lstm-np: error: ...`` and exit 2 (``verify`` exits 1 when
+the outputs differ); ``--debug`` shows the traceback.
 """
+
+DESCRIPTION = "Run trained Keras recurrent models without TensorFlow."
 import argparse
 import json
 import os
@@ -78,20 +81,33 @@ def convert(args):
     return 0
 
 
+def _note(message):
+    print(f"lstm-np: note: {message}", file=sys.stderr)
+
+
 def _read_inputs(path, model):
-    """Arrays from a .npy (memory-mapped) or .npz (by input name, else in file order)."""
+    """Arrays from a .npy (memory-mapped) or .npz (by input name; arrays named otherwise
+    are taken in file order when their count is the model's, with a note saying so)."""
     if not os.path.isfile(path):
         raise CliError(f"{path}: no such file")
     try:
         data = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise CliError(f"{path}: cannot read input ({exc})") from None
+    names = model.input_names
     if isinstance(data, np.ndarray):
+        if len(names) != 1:
+            raise CliError(f"{path}: one array, but the model has {len(names)} inputs "
+                           f"{names}; give a .npz with one array per input name")
         return [data]
     with data:
-        names = model.input_names
         if all(n in data.files for n in names):
             return [data[n] for n in names]
+        if len(data.files) != len(names):
+            raise CliError(f"{path}: arrays {data.files} do not match the model's inputs "
+                           f"{names} (name each array after its input)")
+        _note(f"{path}: array name(s) {data.files} do not match the model's input(s) "
+              f"{names}; using them in file order")
         return [data[k] for k in data.files]
 
 
@@ -138,30 +154,37 @@ def _predict_batches(model, xs, batch_size, progress):
     return np.concatenate(chunks)
 
 
+def _output_path(args, model):
+    """The file ``predict`` writes, exactly as named: ``.npy`` for one output, ``.npz``
+    for one or several (NumPy would append a suffix to any other name)."""
+    several = len(model._output_refs()) > 1
+    out = args.output or ("predictions.npz" if several else "predictions.npy")
+    if out.endswith(".npz") or (out.endswith(".npy") and not several):
+        return out
+    want = ".npz (the model has several outputs)" if several else ".npy or .npz"
+    raise CliError(f"--output {out}: expected a {want} file name")
+
+
 def predict(args):
     """Run a model on inputs from a file, without TensorFlow."""
     model = _load(args.model)
+    out = _output_path(args, model)
     xs = _read_inputs(args.input, model)
-    if args.batch_size < 1:
-        raise CliError(f"--batch-size must be positive; received {args.batch_size}")
+    model._standardize(xs)   # shape errors name the whole input, not a batch of it
     show = sys.stderr.isatty() and not args.quiet
     y = _predict_batches(model, xs, args.batch_size, _Progress(xs[0].shape[0], show))
     if isinstance(y, np.ndarray):
-        out = args.output or "predictions.npy"
         if out.endswith(".npz"):
             np.savez(out, output_0=y)
         else:
             np.save(out, y)
         shapes = str(y.shape)
     else:
-        names = [model.nodes[r[0]]["layer"] for r in model._output_refs()]
+        names = model.output_names
         if len(set(names)) != len(names):
             names = [f"output_{i}" for i in range(len(y))]
         items = y.items() if isinstance(y, dict) else zip(names, y)
         items = dict(items)
-        out = args.output or "predictions.npz"
-        if not out.endswith(".npz"):
-            out = os.path.splitext(out)[0] + ".npz"
         np.savez(out, **items)
         shapes = ", ".join(f"{k} {v.shape}" for k, v in items.items())
     if not args.quiet:
@@ -170,11 +193,11 @@ def predict(args):
 
 
 def _need_keras():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from .errors import MissingDependency
+    from .verify import _import_keras
     try:
-        import tensorflow   # noqa: F401
-        import keras   # noqa: F401
-    except ImportError:
+        _import_keras()
+    except MissingDependency:
         raise CliError("this command needs TensorFlow and Keras "
                        "(pip install 'lstm-np[keras]')") from None
 
@@ -252,9 +275,16 @@ def bench(args):
     from .verify import make_inputs
 
     model = _load(args.model)
-    xs = make_inputs(model, samples=args.batch, seed=0, timesteps=args.timesteps)
+    if args.timesteps is not None:
+        fixed = {n: s[1] for n, s in zip(model.input_names, (
+            model.get_layer(n).batch_shape for n in model.input_names))
+            if s is not None and len(s) > 2 and s[1] is not None}
+        if fixed and any(t != args.timesteps for t in fixed.values()):
+            raise CliError(f"--timesteps {args.timesteps}: the model's input length is fixed "
+                           f"({', '.join(f'{n}: {t}' for n, t in fixed.items())})")
+    xs = make_inputs(model, samples=args.batch_size, seed=0, timesteps=args.timesteps)
     x = xs[0] if len(xs) == 1 else xs
-    model.predict(x, batch_size=args.batch)   # warm-up: numba compile / cache load
+    model.predict(x, batch_size=args.batch_size)   # warm-up: numba compile / cache load
 
     def median_time(fn):
         times = []
@@ -265,10 +295,10 @@ def bench(args):
         return float(np.median(times))
 
     def show(who, t):
-        print(f"{who:<8} batch {args.batch}: {t * 1e3:9.3f} ms/batch, "
-              f"{args.batch / t:12,.1f} samples/s (median of {args.repeats})")
+        print(f"{who:<8} batch {args.batch_size}: {t * 1e3:9.3f} ms/batch, "
+              f"{args.batch_size / max(t, 1e-12):12,.1f} samples/s (median of {args.repeats})")
 
-    show("lstm_np", median_time(lambda: model.predict(x, batch_size=args.batch)))
+    show("lstm_np", median_time(lambda: model.predict(x, batch_size=args.batch_size)))
     if args.model.endswith(".npz"):
         print("keras    skipped: an lstm_np .npz cannot be loaded by Keras")
         return 0
@@ -284,8 +314,9 @@ def bench(args):
         print(f"keras    skipped: cannot load {args.model} with Keras "
               f"({type(exc).__name__})")
         return 0
-    kmodel.predict(x, batch_size=args.batch, verbose=0)
-    show("keras", median_time(lambda: kmodel.predict(x, batch_size=args.batch, verbose=0)))
+    kmodel.predict(x, batch_size=args.batch_size, verbose=0)
+    show("keras", median_time(lambda: kmodel.predict(x, batch_size=args.batch_size,
+                                                      verbose=0)))
     return 0
 
 
@@ -297,17 +328,20 @@ def _encode(seq, alphabet, maxlen):
     return x
 
 
+DEMO_QUERIES = ["A", "QR", "KLM", "BCDE", "UVWXY", "F", "HIJ", "ST"]
+
+
 def demo(args):
     """Load the bundled alphabet model and print next-letter predictions."""
     from . import load
+    from ._jit import HAVE_NUMBA, JIT_ENABLED
 
     with open(os.path.join(DATA_DIR, "alphabet.json")) as fh:
         meta = json.load(fh)
     alphabet, maxlen = meta["alphabet"], meta["maxlen"]
     model = load(os.path.join(DATA_DIR, "alphabet.keras"))
-    queries = ["A", "QR", "KLM", "BCDE", "UVWXY", "F", "HIJ", "ST"]
     model.predict(_encode("AB", alphabet, maxlen))   # warm-up (numba compile / cache load)
-    for q in queries:
+    for q in DEMO_QUERIES:
         probs = model.predict(_encode(q, alphabet, maxlen))
         print(f"{list(q)} -> {alphabet[int(np.argmax(probs))]}")
     n = args.repeat
@@ -316,8 +350,12 @@ def demo(args):
     for _ in range(n):
         model.predict(x)
     per = (time.perf_counter() - start) / n
-    print(f"time per prediction: {per * 1e6:.1f} us (mean of {n}, batch of 1, "
-          f"without TensorFlow)")
+    if JIT_ENABLED:
+        how = "without TensorFlow"
+    else:
+        why = "LSTM_NP_DISABLE_JIT is set" if HAVE_NUMBA else "numba is not installed"
+        how = f"without TensorFlow, without numba: plain NumPy, as {why}"
+    print(f"time per prediction: {per * 1e6:.1f} us (mean of {n}, batch of 1, {how})")
     return 0
 
 
@@ -328,23 +366,67 @@ EPILOGS = {
                "--batch-size 256",
     "verify": "example:\n  lstm-np verify model.keras --samples 16 --json report.json "
               "--plot report.png",
-    "bench": "example:\n  lstm-np bench model.npz --batch 32 --timesteps 50",
+    "bench": "example:\n  lstm-np bench model.npz --batch-size 32 --timesteps 50",
     "demo": "example:\n  lstm-np demo --repeat 100",
 }
 
 
+def _number(kind, minimum, what):
+    """An argparse ``type``: ``kind`` (int / float) at least ``minimum``; a bad value is a
+    one-line error naming what was expected and what came."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}; received {text!r}") from None
+        if not value >= minimum:   # also refuses nan
+            raise argparse.ArgumentTypeError(f"expected {what}; received {text!r}")
+        return value
+    parse.__name__ = what   # argparse names the type in some messages
+    return parse
+
+
+POSITIVE = _number(int, 1, "an integer >= 1")
+NON_NEGATIVE = _number(int, 0, "an integer >= 0")
+TOLERANCE = _number(float, 0.0, "a number >= 0")
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Examples kept as written, and every option's default shown (``None`` and off flags
+    have none to show)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.option_strings and "%(default)" not in text and not any(
+                action.default is v for v in (None, False, argparse.SUPPRESS)):
+            text += " (default: %(default)s)"
+        return text
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        """One line, like every other error: ``lstm-np: error: ...`` (exit 2)."""
+        sub = self.prog.split(" ", 1)[1] if " " in self.prog else ""
+        hint = f"lstm-np {sub} --help" if sub else "lstm-np --help"
+        self.exit(2, f"lstm-np: error: {sub + ': ' if sub else ''}{message} (see {hint})\n")
+
+
 def _parser():
-    parser = argparse.ArgumentParser(prog="lstm-np", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="lstm-np", description=DESCRIPTION)
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def add(name, func, help_):
         p = sub.add_parser(name, help=help_, description=help_, epilog=EPILOGS[name],
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+                           formatter_class=_Formatter)
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help="show tracebacks on errors")
         p.set_defaults(func=func)
         return p
+
+    def batch_size(p, default):
+        p.add_argument("--batch-size", "--batch", dest="batch_size", type=POSITIVE,
+                       default=default, metavar="N", help="samples per predict batch")
 
     p = add("convert", convert, "convert a .keras/.h5 model to lstm_np's .npz (no TensorFlow)")
     p.add_argument("input", help=".keras, .h5 or .npz model")
@@ -352,34 +434,41 @@ def _parser():
     p.add_argument("--float64", action="store_true", help="compute in float64")
 
     p = add("predict", predict, "run a model on inputs from a .npy/.npz file (no TensorFlow)")
-    p.add_argument("model")
+    p.add_argument("model", help=".keras, .h5 or .npz model")
     p.add_argument("--input", required=True, help=".npy (memory-mapped) or .npz (one array "
                    "per model input, by input name)")
-    p.add_argument("--output", help="output .npy (.npz for several outputs); default "
-                   "predictions.npy / predictions.npz")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--output", help="output file, written under exactly this name: .npy or "
+                   ".npz for one output, .npz for several (default predictions.npy, or "
+                   "predictions.npz for several outputs)")
+    batch_size(p, 32)
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary line")
 
     p = add("verify", verify, "compare Keras and lstm_np outputs (needs TensorFlow)")
     p.add_argument("model", help=".keras or .h5 model")
     p.add_argument("--input", help=".npy/.npz inputs (default: random inputs that fit)")
-    p.add_argument("--samples", type=int, default=8)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--tolerance", type=float, help="atol = rtol for every output "
-                   "(default: 1e-5 for float32, 1e-12 for float64)")
+    p.add_argument("--samples", type=POSITIVE, default=8, metavar="N",
+                   help="random samples to compare when --input is not given")
+    p.add_argument("--seed", type=NON_NEGATIVE, default=0, metavar="N",
+                   help="seed of the random inputs")
+    p.add_argument("--tolerance", type=TOLERANCE, metavar="TOL",
+                   help="atol = rtol for every output (default: 1e-5 for float32, 1e-12 "
+                   "for float64)")
     p.add_argument("--json", help="write the report as JSON")
     p.add_argument("--plot", help="write a PNG: outputs overlaid + error per timestep "
                    "(needs matplotlib)")
 
     p = add("bench", bench, "time predict: lstm_np, and Keras when installed")
-    p.add_argument("model")
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--timesteps", type=int, default=None,
-                   help="for models whose time dimension is not fixed (default 10)")
-    p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("model", help=".keras, .h5 or .npz model")
+    batch_size(p, 32)
+    p.add_argument("--timesteps", type=POSITIVE, default=None, metavar="T",
+                   help="input length, for models whose time dimension is not fixed "
+                   "(default: 10)")
+    p.add_argument("--repeats", type=POSITIVE, default=20, metavar="N",
+                   help="timed runs; the median is shown")
 
     p = add("demo", demo, "run the bundled next-letter LSTM without TensorFlow")
-    p.add_argument("--repeat", type=int, default=200, help="predictions to time")
+    p.add_argument("--repeat", type=POSITIVE, default=200, metavar="N",
+                   help="predictions to time")
     return parser
 
 

@@ -18,7 +18,10 @@ tensors), ``Bidirectional`` of any of them (every merge mode), ``Dense`` (any ac
 rank), ``Activation``, ``Softmax`` (with masks), the dropout-likes, ``Masking``,
 ``Embedding`` (gradient on the table), ``TimeDistributed`` of any supported
 single-output layer, and ``Add`` / ``Subtract`` / ``Average`` / ``Concatenate`` (inputs of
-one shape). Anything else raises ``NotImplementedError`` naming the layer and class.
+one shape). Keras 3 ops (the comparisons and reductions masks are made of) are evaluated
+and pass no gradient. Anything else raises :class:`~lstm_np.GradientNotSupported` (a
+``NotImplementedError``) naming the layer and class; an explicit ``mask=`` call argument
+is honoured as in ``predict`` (masks carry no gradient).
 """
 import numpy as np
 
@@ -29,6 +32,8 @@ from .layers.core import (
     Activation, Add, Average, Concatenate, Dense, Embedding, Identity, InputLayer, Masking,
     Softmax, Subtract, _as_float, apply_activation, softmax,
 )
+from .errors import GradientNotSupported, InputError
+from .layers.ops import KerasOp
 from .layers.wrappers import Bidirectional, TimeDistributed
 from .model import _is_ref, node_inputs
 
@@ -64,7 +69,7 @@ def _input_bwd(layer, cache, d):
 def _check_rnn(layer):
     from .kernels.backward import BACKWARD_CELLS
     if layer.CELL not in BACKWARD_CELLS:
-        raise NotImplementedError(f"gradients: {_cls(layer)} {layer.name!r} has no backward "
+        raise GradientNotSupported(f"gradients: {_cls(layer)} {layer.name!r} has no backward "
                                   f"pass")
 
 
@@ -186,18 +191,19 @@ def _activation_bwd(layer, cache, d):
 
 def _softmax_fwd(layer, x, mask, init, call_mask):
     y = layer.call(x, mask)
-    m = None if mask is None else np.asarray(mask, bool)
-    return [y], [layer.compute_mask(x, mask)], (y, m)
+    _, keep = layer.masked_inputs(x, mask)
+    return [y], [layer.compute_mask(x, mask)], (y, keep)
 
 
 def _softmax_bwd(layer, cache, d):
-    y, m = cache
+    y, keep = cache           # keep: positions replaced by -1e9 (Keras 3, robust) get 0
     g = d[0]
-    if m is not None:
-        g = np.where(m, g, g.dtype.type(0))
+    zeroed = keep is not None and layer.keras_version != 2
+    if zeroed:
+        g = np.where(keep, g, g.dtype.type(0))
     dz = y * (g - np.sum(g * y, axis=layer.axis, keepdims=True))
-    if m is not None:
-        dz = np.where(m, dz, dz.dtype.type(0))
+    if keep is not None:
+        dz = np.where(keep, dz, dz.dtype.type(0))
     return dz, None, []
 
 
@@ -233,14 +239,14 @@ def _embedding_bwd(layer, ids, d):
 def _timedistributed_fwd(layer, x, mask, init, call_mask):
     x = np.asarray(x)
     if x.ndim < 3:
-        raise ValueError(f"TimeDistributed {layer.name!r} expects input of rank >= 3 "
+        raise InputError(f"TimeDistributed {layer.name!r} expects input of rank >= 3 "
                          f"(batch, timesteps, ...); received shape {x.shape}")
     b, t = x.shape[:2]
     inner = layer.layer
     fwd, _ = _rule(inner)
     outs, _, cache = fwd(inner, x.reshape((b * t,) + x.shape[2:]), None, None, True)
     if len(outs) != 1:
-        raise NotImplementedError(f"gradients: TimeDistributed {layer.name!r}: wrapped layer "
+        raise GradientNotSupported(f"gradients: TimeDistributed {layer.name!r}: wrapped layer "
                                   f"with several outputs is not supported")
     y = outs[0]
     return [y.reshape((b, t) + y.shape[1:])], [mask], (cache, x.shape, y.shape)
@@ -253,11 +259,22 @@ def _timedistributed_bwd(layer, cache, d):
     return (None if dx is None else dx.reshape(x_shape)), None, dw
 
 
+def _op_fwd(layer, x, mask, init, call_mask):
+    return [layer.call(x)], [None], (len(x), None)
+
+
+def _op_bwd(layer, cache, d):
+    if d[0] is not None and np.asarray(d[0]).dtype.kind == "f" and np.any(d[0]):
+        raise GradientNotSupported(f"gradients: Keras op {layer.op} ({layer.name!r}) has no "
+                                   f"backward pass")
+    return [None] * cache[0], None, []
+
+
 def _merge_fwd(layer, x, mask, init, call_mask):
     y = layer.call(x)
     xs = [_as_float(v, layer.dtype) for v in x]
     if len({v.shape for v in xs}) != 1 and not isinstance(layer, Concatenate):
-        raise NotImplementedError(f"gradients: {_cls(layer)} {layer.name!r}: inputs of "
+        raise GradientNotSupported(f"gradients: {_cls(layer)} {layer.name!r}: inputs of "
                                   f"different (broadcast) shapes are not supported")
     return [y], [layer.compute_mask(x, mask)], [v.shape for v in xs]
 
@@ -290,6 +307,7 @@ _RULES = {
     Subtract: (_merge_fwd, _merge_bwd),
     Average: (_merge_fwd, _merge_bwd),
     Concatenate: (_merge_fwd, _merge_bwd),
+    KerasOp: (_op_fwd, _op_bwd),
 }
 
 
@@ -298,7 +316,7 @@ def _rule(layer):
         if klass in _RULES:
             return _RULES[klass]
     supported = sorted(k.__name__ for k in _RULES)
-    raise NotImplementedError(f"gradients: layer {layer.name!r} of class {_cls(layer)} has "
+    raise GradientNotSupported(f"gradients: layer {layer.name!r} of class {_cls(layer)} has "
                               f"no backward pass; supported: {', '.join(supported)}")
 
 
@@ -340,11 +358,11 @@ def forward(model, xs):
             if args is None:
                 outs, ms, cache = fwd(layer, input_of[k], None, None, True)
             else:
-                x, m, init = node_inputs(node, values, masks)
+                x, m, init, call_mask = node_inputs(node, values, masks)
                 if init is not None and not isinstance(layer, (RNNLayer, Bidirectional)):
-                    raise ValueError(f"{_cls(layer)} {layer.name!r} does not take "
-                                     f"initial_state")
-                outs, ms, cache = fwd(layer, x, m, init, node.get("call_mask", True))
+                    raise GradientNotSupported(f"gradients: {_cls(layer)} {layer.name!r} "
+                                               f"with initial_state")
+                outs, ms, cache = fwd(layer, x, m, init, call_mask)
             values.append(outs)
             masks.append(ms)
             caches.append(cache)
@@ -368,9 +386,16 @@ def backward(tape, d_outputs):
         if d is None:
             continue
         y = values[r[0]][r[1]]
-        d = np.asarray(d, dtype=y.dtype if y.dtype.kind == "f" else None)
+        try:
+            d = np.asarray(d, dtype=y.dtype if y.dtype.kind == "f" else None)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"gradients: d_outputs for output {list(r)} must be a numeric "
+                             f"array of shape {y.shape} ({exc})") from None
+        if d.dtype.kind not in "biuf":
+            raise InputError(f"gradients: d_outputs for output {list(r)} must be numeric; "
+                             f"received dtype {d.dtype}")
         if d.shape != y.shape:
-            raise ValueError(f"gradients: d_outputs for output {list(r)} must have the "
+            raise InputError(f"gradients: d_outputs for output {list(r)} must have the "
                              f"output's shape {y.shape}; received {d.shape}")
         grads[r[0]][r[1]] = _add(grads[r[0]][r[1]], d)
     weights = {}
@@ -411,14 +436,14 @@ def _d_outputs_list(model, d_outputs):
     refs = model._output_refs()
     if isinstance(d_outputs, dict):
         if not isinstance(model.outputs, dict):
-            raise ValueError("gradients: d_outputs is a dict but the model's outputs are not")
+            raise InputError("gradients: d_outputs is a dict but the model's outputs are not")
         return [d_outputs.get(name) for name in model.outputs]
     if isinstance(d_outputs, (list, tuple)) and len(refs) > 1:
         ds = list(d_outputs)
     else:
         ds = [d_outputs]
     if len(ds) != len(refs):
-        raise ValueError(f"gradients: the model has {len(refs)} output(s); d_outputs has "
+        raise InputError(f"gradients: the model has {len(refs)} output(s); d_outputs has "
                          f"{len(ds)}")
     return ds
 
@@ -449,7 +474,7 @@ def input_gradients(model, x, output_index=0, class_index=None):
     tape = forward(model, xs)
     outs = tape.outputs
     if not -len(outs) <= output_index < len(outs):
-        raise ValueError(f"input_gradients: output_index {output_index} out of range; the "
+        raise InputError(f"input_gradients: output_index {output_index} out of range; the "
                          f"model has {len(outs)} output(s)")
     y = outs[output_index]
     b = y.shape[0]
@@ -462,7 +487,13 @@ def input_gradients(model, x, output_index=0, class_index=None):
         if class_index is None:
             cls = np.argmax(y[lead], axis=-1)
         else:
-            cls = np.broadcast_to(np.asarray(class_index, dtype=np.intp), (b,))
+            cls = np.asarray(class_index) if not isinstance(class_index, dict) else None
+            n_cls = y.shape[-1]
+            if (cls is None or cls.dtype.kind not in "iu" or cls.shape not in ((), (b,))
+                    or (cls.size and (cls.min() < 0 or cls.max() >= n_cls))):
+                raise InputError(f"input_gradients: class_index must be an integer in "
+                                 f"[0, {n_cls}) or {b} of them; received {class_index!r}"[:300])
+            cls = np.broadcast_to(cls.astype(np.intp), (b,))
         d[lead + (cls,)] = 1
     ds = [None] * len(outs)
     ds[output_index] = d

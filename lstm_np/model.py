@@ -6,15 +6,29 @@ Input nodes call an ``InputLayer`` on a model input. Masks travel with the tenso
 follow Keras 3.15 (``Layer.compute_mask`` of each layer). The graph, with every layer's
 config, is plain JSON (``get_config()``), which the ``.npz`` format stores.
 """
+import os
+
 import numpy as np
 
-from .errors import InputError, LstmNpError
+from .errors import ArgumentError, ConfigError, InputError, LstmNpError
 from .layers._rnn import RNNLayer
 from .layers.core import InputLayer
+from .layers.ops import KerasOp
 from .layers.stacked import StackedRNN
 from .layers.wrappers import Bidirectional, TimeDistributed, rnn_apply, rnn_output_shapes
 
-__all__ = ["Model", "apply_layer", "layer_output_shapes"]
+__all__ = ["Model", "apply_layer", "layer_output_shapes", "takes_mask"]
+
+
+def takes_mask(layer):
+    """Whether the layer's Keras ``call`` has a ``mask`` argument (RNNs, ``Bidirectional``,
+    ``TimeDistributed``, ``Softmax``): the layers a ``mask=`` call argument can reach."""
+    return isinstance(layer, (RNNLayer, Bidirectional, StackedRNN, TimeDistributed)) or \
+        getattr(layer, "uses_mask", False)
+
+
+def takes_initial_state(layer):
+    return isinstance(layer, (RNNLayer, Bidirectional, StackedRNN))
 
 
 def apply_layer(layer, inputs, mask=None, initial_state=None, mask_in_call=True):
@@ -38,7 +52,7 @@ def apply_layer(layer, inputs, mask=None, initial_state=None, mask_in_call=True)
         outs, _ = layer.apply(inputs, call_mask, initial_state)
         return outs, [mask if layer.return_sequences else None] + [None] * (len(outs) - 1)
     if initial_state is not None:
-        raise LstmNpError(f"{layer.class_name} {layer.name!r} does not take initial_state")
+        raise ConfigError(f"{layer.class_name} {layer.name!r} does not take initial_state")
     if isinstance(layer, TimeDistributed):
         return layer.apply(inputs, mask)
     y = layer.call(inputs, mask if getattr(layer, "uses_mask", False) else None)
@@ -75,10 +89,13 @@ def _is_ref(x):
 
 
 def node_inputs(node, values, masks):
-    """The tensors a graph node consumes: ``(x, mask, initial_state or None)``.
+    """The tensors a graph node consumes: ``(x, mask, initial_state or None, call_mask)``.
 
     ``values[k][j]`` / ``masks[k][j]`` hold output ``j`` of node ``k``; ``node["args"]`` is one
-    ``[k, j]`` reference or a list of them (merge layers).
+    ``[k, j]`` reference or a list of them (merge layers). An explicit ``node["mask"]``
+    reference (a ``mask=`` call argument) replaces the input's own mask, both for the call
+    and for the output masks (Keras's ``previous_mask``); ``call_mask`` false means the
+    call does not receive the mask (Keras 3 with ``initial_state`` and no ``mask=``).
     """
     args = node["args"]
     if _is_ref(args):
@@ -88,7 +105,10 @@ def node_inputs(node, values, masks):
         m = [masks[r[0]][r[1]] for r in args]
     init = node.get("initial_state")
     init = [values[r[0]][r[1]] for r in init] if init else None
-    return x, m, init
+    explicit = node.get("mask")
+    if explicit is not None:
+        return x, values[explicit[0]][explicit[1]], init, True
+    return x, m, init, node.get("call_mask", True)
 
 
 class Model:
@@ -100,9 +120,12 @@ class Model:
         Layer objects, each with a unique ``name``.
     nodes : list of dict
         ``{"layer": name, "args": ref | [ref, ...] | None, "initial_state": [ref, ...] | None,
-        "call_mask": bool}`` in topological order (``call_mask`` false: the layer's
-        computation does not receive its input's mask, which still propagates); a ref is ``[node_index, tensor_index]``. Input nodes have
-        ``args=None`` and an ``InputLayer``.
+        "mask": ref (optional), "call_mask": bool}`` in topological order; a ref is
+        ``[node_index, tensor_index]``. ``mask`` is an explicit ``mask=`` call argument
+        (it replaces the input's mask for the call and the output masks); ``call_mask``
+        false: the layer's computation does not receive its input's mask, which still
+        propagates. Input nodes have ``args=None`` and an ``InputLayer``; Keras 3 ops
+        (:class:`~lstm_np.layers.ops.KerasOp`) are nodes too.
     inputs : list of ref
     outputs : ref, list of refs or dict of refs (Keras's output structure)
     name : str
@@ -114,18 +137,33 @@ class Model:
 
     def __init__(self, layers, nodes, inputs, outputs, name="model", keras_version=3,
                  sequential=False):
+        for what, value in (("layers", layers), ("nodes", nodes), ("inputs", inputs)):
+            if not isinstance(value, (list, tuple)):
+                raise ArgumentError(f"Model: {what} must be a list; received "
+                                    f"{type(value).__name__}")
+        if not all(isinstance(n, dict) for n in nodes):
+            raise ArgumentError("Model: nodes must be dicts {'layer', 'args', ...}")
+        if not all(isinstance(getattr(la, "name", None), str) for la in layers):
+            raise ArgumentError("Model: every layer must be an lstm_np layer with a name")
         self.layers = list(layers)
         self._by_name = {}
         for layer in self.layers:
             if layer.name in self._by_name:
-                raise LstmNpError(f"two layers are named {layer.name!r}")
+                raise ConfigError(f"two layers are named {layer.name!r}")
             self._by_name[layer.name] = layer
         self.nodes = [dict(n) for n in nodes]
         for k, node in enumerate(self.nodes):
             if not isinstance(node.get("layer"), str) or node["layer"] not in self._by_name:
-                raise LstmNpError(f"node {k} calls unknown layer {node.get('layer')!r}")
+                raise ConfigError(f"node {k} calls unknown layer {node.get('layer')!r}")
             for ref in self._refs(node):
                 self._check_ref(ref, k, f"node {k} ({node['layer']})")
+            layer = self._by_name[node["layer"]]
+            if node.get("mask") is not None and not takes_mask(layer):
+                raise ConfigError(f"node {k}: {class_name(layer)} {layer.name!r} does not "
+                                  f"take a mask argument")
+            if node.get("initial_state") and not takes_initial_state(layer):
+                raise ConfigError(f"node {k}: {class_name(layer)} {layer.name!r} does not "
+                                  f"take initial_state")
         self.inputs = [list(r) for r in inputs]
         self.outputs = outputs
         for ref in self.inputs + self._output_refs():
@@ -133,7 +171,7 @@ class Model:
         fed = {r[0] for r in self.inputs}
         for k, node in enumerate(self.nodes):
             if node.get("args") is None and k not in fed:
-                raise LstmNpError(f"input node {node['layer']!r} is not a model input")
+                raise ConfigError(f"input node {node['layer']!r} is not a model input")
         self.name = name
         self.keras_version = int(keras_version)
         self.sequential = bool(sequential)
@@ -147,7 +185,7 @@ class Model:
         if ok:
             ok = 0 <= ref[1] < n_outputs(self._by_name[self.nodes[ref[0]]["layer"]])
         if not ok:
-            raise LstmNpError(f"{what} uses tensor {ref!r} that is not computed before it")
+            raise ConfigError(f"{what} uses tensor {ref!r} that is not computed before it")
 
     @staticmethod
     def _refs(node):
@@ -157,10 +195,17 @@ class Model:
             refs += [args] if _is_ref(args) or not isinstance(args, (list, tuple)) else list(args)
         init = node.get("initial_state") or []
         refs += list(init) if isinstance(init, (list, tuple)) else [init]
+        if node.get("mask") is not None:
+            refs.append(node["mask"])
         return refs
 
     def get_layer(self, name):
-        return self._by_name[name]
+        """The layer called ``name`` (Keras ``Model.get_layer``)."""
+        try:
+            return self._by_name[name]
+        except (KeyError, TypeError):
+            raise ConfigError(f"no layer named {name!r}; the model's layers are "
+                              f"{list(self._by_name)}") from None
 
     def _output_refs(self):
         out = self.outputs
@@ -220,7 +265,7 @@ class Model:
             args = node.get("args")
             if args is None:
                 if k not in input_of:
-                    raise LstmNpError(f"input node {node['layer']!r} is not a model input")
+                    raise ConfigError(f"input node {node['layer']!r} is not a model input")
                 try:
                     outs, ms = [layer.call(input_of[k])], [None]
                 except LstmNpError:
@@ -228,10 +273,9 @@ class Model:
                 except (ValueError, TypeError, IndexError) as exc:
                     raise InputError(str(exc)) from exc
             else:
-                x, m, init = node_inputs(node, values, masks)
+                x, m, init, call_mask = node_inputs(node, values, masks)
                 try:
-                    outs, ms = apply_layer(layer, x, m, init,
-                                           mask_in_call=node.get("call_mask", True))
+                    outs, ms = apply_layer(layer, x, m, init, mask_in_call=call_mask)
                 except LstmNpError:
                     raise
                 except (ValueError, TypeError, IndexError) as exc:   # shapes that do not fit
@@ -240,11 +284,17 @@ class Model:
             masks.append(ms)
         return [values[r[0]][r[1]] for r in self._output_refs()]
 
-    def __call__(self, x):
+    def __call__(self, x, training=None, mask=None, **kwargs):
         """Run the model on one batch (no batching): Keras ``model(x)``."""
+        _no_kwargs("Model.__call__", kwargs, "x, training=None")
+        if training:
+            raise ArgumentError("Model.__call__: training=True is not supported (inference only)")
+        if mask is not None:
+            raise ArgumentError("Model.__call__: mask= is not supported; feed the mask as a "
+                                "model input")
         return self._structure(self._run(self._standardize(x)))
 
-    def predict(self, x, batch_size=None, verbose=0):
+    def predict(self, x, batch_size=None, verbose=0, **kwargs):
         """Keras ``Model.predict``: runs batches of ``batch_size`` (default 32) in order.
 
         Returns one array, or a list (a dict for dict outputs) as Keras does. Stateful
@@ -256,14 +306,26 @@ class Model:
         weights). A stateful model is not thread-safe (its states are shared): use one
         model per thread.
         """
+        _no_kwargs("predict", kwargs, "x, batch_size=None, verbose=0")
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
+                batch_size, (int, np.integer)) or batch_size < 1):
+            raise InputError(f"predict: batch_size must be positive (an integer >= 1); received "
+                             f"{batch_size!r}")
         xs = self._standardize(x)
         n = xs[0].shape[0]
         if n == 0:
             return self._structure(self._empty_outputs(xs))
         bs = 32 if batch_size is None else int(batch_size)
-        if bs < 1:
-            raise InputError(f"predict: batch_size must be positive; received {batch_size}")
-        chunks = [self._run([v[s:s + bs] for v in xs]) for s in range(0, n, bs)]
+        chunks = []
+        for s in range(0, n, bs):
+            try:
+                chunks.append(self._run([v[s:s + bs] for v in xs]))
+            except InputError as exc:
+                if n <= bs:
+                    raise
+                shapes = ", ".join(str(v.shape) for v in xs)
+                raise InputError(f"{exc} (in samples {s}:{min(s + bs, n)} of the input of "
+                                 f"shape {shapes}, run in batches of {bs})") from None
         outs = [np.concatenate([c[k] for c in chunks], axis=0) if len(chunks) > 1
                 else chunks[0][k] for k in range(len(chunks[0]))]
         return self._structure(outs)
@@ -308,18 +370,50 @@ class Model:
         return {
             "name": self.name, "keras_version": self.keras_version,
             "sequential": self.sequential,
-            "layers": [{"class_name": class_name(la), "config": la.get_config()}
-                       for la in self.layers],
+            "layers": [{"class_name": getattr(la, "config_class_name", class_name(la)),
+                        "config": la.get_config()} for la in self.layers],
             "nodes": self.nodes, "inputs": self.inputs, "outputs": self.outputs,
         }
 
     def save(self, path):
         """Save to lstm_np's portable ``.npz`` format (read back with ``lstm_np.load``)."""
         from .io.npz import save_npz
+        if not isinstance(path, (str, bytes, os.PathLike)) and not hasattr(path, "write"):
+            raise ArgumentError(f"save expects a path or a binary file object; received "
+                                f"{type(path).__name__}")
         save_npz(self, path)
 
-    # ---------------------------------------------------------------- summary
+    # ---------------------------------------------------------------- shapes
+    @property
+    def input_shape(self):
+        """Keras ``model.input_shape``: a shape tuple, or a list for several inputs."""
+        shapes = [self.get_layer(n).batch_shape for n in self.input_names]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self):
+        """Keras ``model.output_shape``: a shape tuple (``None`` for unknown dimensions),
+        or a list (a dict for dict outputs) for several outputs."""
+        shapes = self.node_output_shapes()
+        outs = [shapes[r[0]][r[1]] for r in self._output_refs()]
+        if isinstance(self.outputs, dict):
+            return dict(zip(self.outputs, outs))
+        return outs[0] if _is_ref(self.outputs) else outs
+
+    @property
+    def output_names(self):
+        """Keras ``model.output_names``: the layer producing each output (dict keys for
+        dict outputs)."""
+        if isinstance(self.outputs, dict):
+            return list(self.outputs)
+        return [self.nodes[r[0]]["layer"] for r in self._output_refs()]
+
     def output_shapes(self):
+        """Per graph node, the list of its output shapes (kept for compatibility; the
+        Keras-style :attr:`output_shape` gives the model's outputs)."""
+        return self.node_output_shapes()
+
+    def node_output_shapes(self):
         """Per node, the list of output shapes (``None`` for unknown dimensions)."""
         shapes = []
         for node in self.nodes:
@@ -340,7 +434,7 @@ class Model:
 
     def summary(self, print_fn=print, line_length=None):
         """Print layers, output shapes and parameter counts, as Keras's ``summary()``."""
-        shapes = self.output_shapes()
+        shapes = self.node_output_shapes()
         first_node, local = {}, []   # local[k]: index of node k among its layer's nodes
         counts = {}
         for k, node in enumerate(self.nodes):
@@ -348,9 +442,7 @@ class Model:
             local.append(counts.get(node["layer"], 0))
             counts[node["layer"]] = local[-1] + 1
         rows = []
-        for layer in self.layers:
-            if self.sequential and isinstance(layer, InputLayer):
-                continue
+        for layer in self._summary_layers():
             k = first_node.get(layer.name)
             out = shapes[k] if k is not None else [None]
             text = ", ".join("?" if s is None else _fmt_shape(s) for s in out)
@@ -358,9 +450,14 @@ class Model:
                 text = f"[{text}]"
             row = [f"{layer.name} ({class_name(layer)})", text, f"{layer.count_params():,}"]
             if not self.sequential:
-                srcs = self._refs(self.nodes[k]) if k is not None else []
-                row.append(", ".join(f"{self.nodes[r[0]]['layer']}[{local[r[0]]}][{r[1]}]"
-                                     for r in srcs))
+                node = self.nodes[k] if k is not None else {}
+                srcs = self._refs(node) if k is not None else []
+                mask = node.get("mask")
+
+                def src(r):
+                    tag = "mask=" if mask is not None and r is mask else ""
+                    return f"{tag}{self.nodes[r[0]]['layer']}[{local[r[0]]}][{r[1]}]"
+                row.append(", ".join(src(r) for r in srcs))
             rows.append(row)
         head = ["Layer (type)", "Output Shape", "Param #"] + ([] if self.sequential
                                                               else ["Connected to"])
@@ -385,8 +482,18 @@ class Model:
         print_fn("Non-trainable params: 0")
         print_fn("_" * total)
 
+    def _summary_layers(self):
+        """The layers ``summary()`` lists: all but a Sequential's input layer (Keras 3 also
+        lists the ops of a functional graph; ``model.layers`` in Keras omits them)."""
+        return [la for la in self.layers
+                if not (self.sequential and isinstance(la, InputLayer))]
+
     def __repr__(self):
-        return f"<lstm_np.Model {self.name!r}: {len(self.layers)} layers>"
+        shown = self._summary_layers()
+        ops = sum(isinstance(la, KerasOp) for la in shown)
+        extra = f" and {ops} op{'s' if ops != 1 else ''}" if ops else ""
+        n = len(shown) - ops
+        return f"<lstm_np.Model {self.name!r}: {n} layer{'s' if n != 1 else ''}{extra}>"
 
     # -------------------------------------------------------------- gradients
     def gradients(self, x, d_outputs):
@@ -411,6 +518,12 @@ class Model:
         """
         from .gradients import input_gradients
         return input_gradients(self, x, output_index, class_index)
+
+
+def _no_kwargs(what, kwargs, accepted):
+    if kwargs:
+        raise ArgumentError(f"{what}: unknown keyword argument(s) {sorted(kwargs)}; it takes "
+                            f"({accepted})")
 
 
 def _fmt_shape(shape):

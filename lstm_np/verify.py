@@ -7,6 +7,8 @@ import os
 
 import numpy as np
 
+from .errors import InputError, LoadError, MissingDependency
+
 __all__ = ["verify", "VerifyReport", "OutputCheck", "make_inputs", "TOLERANCES"]
 
 # Documented tolerance: |ours - keras| <= atol + rtol * |keras| elementwise.
@@ -26,7 +28,7 @@ class OutputCheck:
         self.shape = tuple(theirs.shape)
         self.dtype = np.dtype(theirs.dtype).name
         if ours.shape != theirs.shape:
-            raise ValueError(f"output {name!r}: lstm_np shape {ours.shape} != Keras shape "
+            raise InputError(f"output {name!r}: lstm_np shape {ours.shape} != Keras shape "
                              f"{theirs.shape}")
         atol, rtol = _tolerance_for(theirs.dtype) if tolerance is None else (
             (tolerance, tolerance) if np.isscalar(tolerance) else tuple(tolerance))
@@ -139,7 +141,8 @@ def make_inputs(model, samples=8, seed=0, timesteps=None, dtype=None):
     """Random inputs that fit the lstm_np ``model``, one array per model input.
 
     Float inputs get normal floats (float32 unless the model computes in float64);
-    inputs feeding an ``Embedding`` get token ids in ``[1, input_dim)``. When the model
+    inputs feeding an ``Embedding`` get token ids in ``[1, input_dim)``, boolean inputs
+    (masks passed as ``mask=``) random masks, 80% true. When the model
     masks (``Masking`` or ``mask_zero``), each sample gets a random pre-padded run of zero
     timesteps. Unknown time dimensions become ``timesteps`` (default 10).
     """
@@ -160,6 +163,8 @@ def make_inputs(model, samples=8, seed=0, timesteps=None, dtype=None):
             hi = min(la.input_dim for la in emb)
             x = rng.integers(1, max(hi, 2), size=dims)
             x = x.astype(layer.input_dtype if layer.input_dtype.kind in "iu" else np.int32)
+        elif layer.input_dtype.kind == "b":   # a mask input: mostly valid steps
+            x = rng.random(dims) < 0.8
         else:
             x = rng.normal(size=dims).astype(dtype)
             if layer.input_dtype.kind in "iu":
@@ -180,9 +185,27 @@ def _flat(out):
     return None, [out]
 
 
+def _import_keras():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        import keras
+        import tensorflow   # noqa: F401  (the backend the comparison runs on)
+    except ImportError as exc:
+        raise MissingDependency(f"verify needs TensorFlow and Keras to run the Keras model "
+                                f"(pip install 'lstm-np[keras]'); {exc}") from None
+    return keras
+
+
 def _load_keras(path):
-    import keras   # noqa: F401  (TensorFlow backend)
-    return keras.models.load_model(path, compile=False)
+    """A ``.keras`` / ``.h5`` file loaded by Keras; its failures are ``LoadError``s."""
+    keras = _import_keras()
+    if not os.path.isfile(path):
+        raise LoadError(f"{path}: no such file")
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as exc:   # Keras raises ValueError, OSError, TypeError, ...
+        raise LoadError(f"{path}: Keras cannot load it ({type(exc).__name__}: "
+                        f"{' '.join(str(exc).split())[:300]})") from None
 
 
 def verify(keras_model, x=None, samples=8, seed=0, tolerance=None):
@@ -206,20 +229,18 @@ def verify(keras_model, x=None, samples=8, seed=0, tolerance=None):
     """
     from .io import from_keras
 
+    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
+        raise InputError(f"verify: samples must be a positive integer; received {samples!r}")
     if isinstance(keras_model, (str, os.PathLike)):
         keras_model = _load_keras(os.fspath(keras_model))
     ours = from_keras(keras_model)
     if x is None:
         xs = make_inputs(ours, samples=samples, seed=seed)
         x = xs[0] if len(xs) == 1 else xs
-    else:
-        if isinstance(x, dict):
-            xs = [x[n] for n in ours.input_names]
-        else:
-            xs = list(x) if isinstance(x, (list, tuple)) else [x]
-    n = int(np.asarray(xs[0]).shape[0])
+    got = ours.predict(x)   # first: a bad x is an InputError naming expected and received
+    xs = ours._standardize(x)
+    n = int(xs[0].shape[0])
     theirs = keras_model.predict(x, verbose=0)
-    got = ours.predict(x)
     names_t, want = _flat(theirs)
     _, have = _flat(got)
     if names_t is None:

@@ -217,3 +217,126 @@ def test_verify_api_generated_inputs(keras_model):
     assert ids.dtype.kind == "i" and ids.max() < 20
     assert rep.ok and rep.checks[0].argmax_agreement == 1.0
     assert json.loads(json.dumps(rep.to_dict()))["ok"] is True
+
+
+# ------------------------------------------------------- issue 12: a new user's first hour
+def main_lines(capsys, *args):
+    """Run ``lstm-np ARGS`` in this process; returns (exit code, stdout, stderr)."""
+    from lstm_np.cli import main
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exc:   # argparse
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.mark.parametrize("args, option, value", [
+    (["demo", "--repeat", "0"], "--repeat", "0"),
+    (["demo", "--repeat", "-5"], "--repeat", "-5"),
+    (["bench", "m.npz", "--repeats", "0"], "--repeats", "0"),
+    (["bench", "m.npz", "--batch", "0"], "--batch-size/--batch", "0"),
+    (["bench", "m.npz", "--batch", "-1"], "--batch-size/--batch", "-1"),
+    (["predict", "m.npz", "--input", "x.npy", "--batch-size", "0"], "--batch-size/--batch", "0"),
+    (["verify", "m.keras", "--samples", "0"], "--samples", "0"),
+    (["verify", "m.keras", "--seed", "-1"], "--seed", "-1"),
+    (["verify", "m.keras", "--tolerance", "nan"], "--tolerance", "nan"),
+    (["bench", "m.npz", "--timesteps", "x"], "--timesteps", "x"),
+])
+def test_numeric_options_are_validated(capsys, args, option, value):
+    code, out, err = main_lines(capsys, *args)
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"lstm-np: error: {args[0]}: argument {option}: expected ")
+    assert f"received '{value}'" in lines[0]
+
+
+def test_output_is_the_file_written(alphabet, capsys, tmp_path):
+    code, _, err = main_lines(capsys, "predict", alphabet / "a.npz", "--input",
+                              alphabet / "x.npy", "--output", tmp_path / "out.txt")
+    assert code == 2 and "--output" in err and "expected a .npy or .npz file name" in err
+    assert not list(tmp_path.iterdir())
+    for name in ("out.npy", "out.npz"):
+        code, out, _ = main_lines(capsys, "predict", alphabet / "a.npz", "--input",
+                                  alphabet / "x.npy", "--output", tmp_path / name)
+        assert code == 0 and out.startswith(f"wrote {tmp_path / name}: ")
+        assert (tmp_path / name).is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.npy", "out.npz"]
+
+
+def test_shape_error_names_the_users_input(alphabet, capsys, tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((100, 5), np.float32))
+    code, _, err = main_lines(capsys, "predict", alphabet / "a.npz", "--input",
+                              tmp_path / "x.npy", "--batch-size", 32)
+    assert code == 2
+    assert "received (100, 5)" in err and "(32, 5)" not in err
+
+
+def test_npz_input_names(alphabet, capsys, tmp_path):
+    x = np.load(alphabet / "x.npy")[:10]
+    np.savez(tmp_path / "unnamed.npz", x)
+    code, out, err = main_lines(capsys, "predict", alphabet / "a.npz", "--input",
+                                tmp_path / "unnamed.npz", "--output", tmp_path / "y.npy")
+    assert code == 0
+    assert "note:" in err and "['arr_0'] do not match the model's input(s) ['input_layer']" in err
+    np.savez(tmp_path / "two.npz", a=x, b=x)
+    code, _, err = main_lines(capsys, "predict", alphabet / "a.npz", "--input",
+                              tmp_path / "two.npz")
+    assert code == 2 and "arrays ['a', 'b'] do not match the model's inputs" in err
+
+
+def test_bench_timesteps_of_a_fixed_length_model(alphabet, capsys):
+    code, _, err = main_lines(capsys, "bench", alphabet / "a.npz", "--timesteps", 50)
+    assert code == 2
+    assert "--timesteps 50: the model's input length is fixed (input_layer: 5)" in err
+    code, out, _ = main_lines(capsys, "bench", alphabet / "a.npz", "--timesteps", 5,
+                              "--repeats", 1, "--batch", 2)
+    assert code == 0 and "batch 2:" in out
+
+
+@pytest.mark.parametrize("cmd", ["convert", "predict", "verify", "bench", "demo"])
+def test_help_shows_defaults_without_markup(cmd, capsys):
+    code, out, _ = main_lines(capsys, cmd, "--help")
+    assert code == 0
+    assert "``" not in out and "`" not in out
+    for option in {"predict": ["--batch-size N, --batch N"], "bench": [
+            "--batch-size N, --batch N", "--repeats N"], "verify": ["--samples N", "--seed N"],
+            "demo": ["--repeat N"], "convert": []}[cmd]:
+        assert option in out
+    if cmd != "convert":
+        assert "(default: " in out
+    code, out, _ = main_lines(capsys, "--help")
+    assert "`" not in out
+
+
+def _readme_demo_block():
+    readme = open(os.path.join(os.path.dirname(DATA), os.pardir, "README.md")).read()
+    start = readme.index("lstm_np/data/alphabet.keras")
+    block = readme[readme.index("```\n", start) + 4:]
+    return block[:block.index("```")].rstrip("\n").splitlines()
+
+
+def test_demo_prints_what_the_readme_shows(capsys):
+    import re
+    code, out, _ = main_lines(capsys, "demo", "--repeat", 3)
+    assert code == 0
+    got, want = out.rstrip("\n").splitlines(), _readme_demo_block()
+    assert len(got) == len(want), (got, want)
+    assert got[:-1] == want[:-1]
+    from lstm_np import JIT_ENABLED
+    last = want[-1] if JIT_ENABLED else want[-1].replace(
+        "without TensorFlow)", "without TensorFlow, without numba: plain NumPy, as ")
+    pattern = re.escape(last).replace(r"113\.2", r"[0-9.]+").replace("200", "3")
+    if not JIT_ENABLED:
+        pattern += ".*"
+    assert re.fullmatch(pattern, got[-1]), (got[-1], want[-1])
+
+
+def test_demo_says_when_it_runs_without_numba():
+    env = dict(ENV, LSTM_NP_DISABLE_JIT="1")
+    p = subprocess.run([sys.executable, "-m", "lstm_np", "demo", "--repeat", "2"], env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines()[-1].endswith(
+        "without TensorFlow, without numba: plain NumPy, as LSTM_NP_DISABLE_JIT is set)")

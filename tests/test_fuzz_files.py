@@ -6,8 +6,10 @@ an :class:`lstm_np.LstmNpError` subclass (``LoadError``, ``UnsupportedKerasFeatu
 ``TypeError``, h5py's ``OSError``, ``zipfile.BadZipFile``, json errors, numba errors or a
 hang. Mutations come from a seeded RNG, so a failure names a reproducible case.
 
-The default run does about 250 mutations; ``LSTM_NP_FUZZ_EXAMPLES=N`` sets the number per
-format family, and ``-m slow`` runs thousands.
+The default run does about 250 mutations, plus 50 zip members whose compression method a
+flipped byte changed (zipfile raised a bare ``NotImplementedError`` when opening such a
+member); ``LSTM_NP_FUZZ_EXAMPLES=N`` sets the number per format family, and ``-m slow``
+runs thousands.
 """
 import copy
 import faulthandler
@@ -297,6 +299,39 @@ def _huge_member_size(data, name, rng):
     return bytes(b)
 
 
+def _zip_method(data, rng):
+    """Set the compression method of one member (central directory, local header or both)
+    to a value zipfile may not read: methods it lacks (1 shrunk, 6 implode, 9 deflate64, 93
+    zstd, 98 PPMd, 99 AES) or any 16-bit value."""
+    b = bytearray(data)
+    method = int(rng.choice([1, 2, 6, 9, 12, 14, 93, 97, 98, 99, int(rng.integers(65536))]))
+    where = int(rng.integers(3))   # 0: central directory, 1: local header, 2: both
+    heads = []
+    for sig, off in ((b"PK\x01\x02", 10), (b"PK\x03\x04", 8)):
+        pos, i = [], b.find(sig)
+        while i >= 0:
+            pos.append(i + off)
+            i = b.find(sig, i + 4)
+        heads.append(pos)
+    k = int(rng.integers(min(len(h) for h in heads)))
+    for j, pos in enumerate(heads):
+        if where in (j, 2):
+            struct.pack_into("<H", b, pos[k], method)
+    return bytes(b), f"member {k} method {method} in {['central', 'local', 'both'][where]}"
+
+
+def _zip_method_cases(seeds, tmp, n, seed):
+    paths = seeds[0]
+    rng = np.random.default_rng(10_000 + seed)
+    raw = {k: open(paths[k], "rb").read() for k in ("keras", "npz", "func")}
+    for i in range(n):
+        fmt = ["keras", "npz", "func"][int(rng.integers(3))]
+        data, how = _zip_method(raw[fmt], rng)
+        out = tmp / f"zip{seed}_{i}"
+        out.write_bytes(data)
+        yield out, f"seed={seed} zip case={i} {fmt} {how}", rng
+
+
 # -------------------------------------------------------------------- case builders
 def _cases(seeds, tmp, n, seed):
     (paths, members, config) = seeds
@@ -390,9 +425,9 @@ def _cases(seeds, tmp, n, seed):
         yield out, what, rng
 
 
-def _run(seeds, tmp, n, seed):
+def _run(seeds, tmp, n, seed, cases=_cases):
     outcomes = {}
-    for path, what, rng in _cases(seeds, tmp, n, seed):
+    for path, what, rng in cases(seeds, tmp, n, seed):
         o = check_file(path, rng, what)
         outcomes[o] = outcomes.get(o, 0) + 1
         os.unlink(path)
@@ -404,6 +439,8 @@ def test_fuzz_files(seeds, tmp_path, seed):
     """5 x 50 = 250 mutations by default."""
     outcomes = _run(seeds, tmp_path, DEFAULT_N or 50, seed)
     assert sum(outcomes.values()) == (DEFAULT_N or 50)
+    zips = _run(seeds, tmp_path, 10, seed, cases=_zip_method_cases)
+    assert sum(zips.values()) == 10
 
 
 @pytest.mark.slow
@@ -412,6 +449,7 @@ def test_fuzz_files_many(seeds, tmp_path, seed):
     """4 x 1500 mutations. seed=100 case=396 ("flip h5 head") used to hang inside libhdf5:
     see test_hdf5_global_heap_loop."""
     _run(seeds, tmp_path, SLOW_N, seed)
+    _run(seeds, tmp_path, SLOW_N // 10, seed, cases=_zip_method_cases)
 
 
 def test_specific_hostile_files(seeds, tmp_path):

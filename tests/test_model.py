@@ -58,6 +58,25 @@ def test_summary_lists_layers_shapes_and_params(rng):
 
 
 # --------------------------------------------------------------------------- vs Keras
+def test_keras_style_shapes_names_and_repr(rng):
+    """``model.input_shape`` / ``output_shape`` / ``output_names`` as in Keras; the old
+    ``output_shapes()`` (per node) still works; ``repr`` counts the rows ``summary()`` lists
+    (a Sequential's input layer is not one)."""
+    model = _two_input_model(rng)
+    assert model.input_shape == [(None, 2), (None, 4)]
+    assert model.output_shape == [(None, 3), (None, 3)]
+    assert model.input_names == ["a", "b"] and model.output_names == ["add", "d1"]
+    assert model.output_shapes()[4] == [(None, 3)]
+    assert repr(model) == "<lstm_np.Model 'two': 5 layers>"
+    import os
+    alphabet = ln.load(os.path.join(os.path.dirname(ln.__file__), "data", "alphabet.keras"))
+    rows = []
+    alphabet.summary(print_fn=rows.append)
+    listed = [r for r in rows if r.split(" (")[0] in [la.name for la in alphabet.layers]]
+    assert len(listed) == 3 and repr(alphabet) == "<lstm_np.Model 'alphabet': 3 layers>"
+    assert alphabet.input_shape == (None, 5, 1) and alphabet.output_shape == (None, 26)
+
+
 def _arch(draw, L, with_embedding):
     """Draw a list of Keras layers for a Sequential model, tracking the tensor rank."""
     layers, rank = [], 3

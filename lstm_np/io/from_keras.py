@@ -6,7 +6,7 @@ the model is read through its own methods (``to_json()``, ``get_layer().get_weig
 import json
 import sys
 
-from ..errors import LoadError, UnsupportedKerasFeature
+from ..errors import ArgumentError, UnsupportedKerasFeature
 from .graph import keras_major, model_from_keras_config
 
 __all__ = ["from_keras"]
@@ -30,7 +30,8 @@ def from_keras(model):
     the model must be built (have weights).
     """
     if not hasattr(model, "to_json") or not hasattr(model, "get_layer"):
-        raise LoadError(f"from_keras expects a Keras Model; received {type(model).__name__}")
+        raise ArgumentError(f"from_keras expects a Keras Model; received "
+                            f"{type(model).__name__}")
     try:
         config = json.loads(model.to_json())
     except (NotImplementedError, TypeError, ValueError) as exc:

@@ -35,7 +35,7 @@ import warnings
 
 import numpy as np
 
-from ..errors import LoadError
+from ..errors import LoadError, MissingDependency
 from .limits import MAX_JSON_BYTES, MAX_MEMBER_BYTES, DatasetRefused, dataset_array
 
 __all__ = ["h5_root", "timeout_for", "isolation_enabled", "BASE_TIMEOUT"]
@@ -74,7 +74,8 @@ def _h5py():
     try:
         import h5py
     except ImportError:   # pragma: no cover
-        raise LoadError("reading .keras and .h5 files needs h5py (pip install h5py)") from None
+        raise MissingDependency("reading .keras and .h5 files needs h5py (pip install h5py)") \
+            from None
     return h5py
 
 

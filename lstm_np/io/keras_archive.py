@@ -12,7 +12,7 @@ import zipfile
 
 from ..errors import LoadError, LstmNpError
 from .h5read import h5_root
-from .graph import keras_major, model_from_keras_config, snake_case
+from .graph import _is_op, keras_major, model_from_keras_config, snake_case
 from .limits import MAX_JSON_BYTES, check_config, guard, parse_json, read_dataset, read_member
 
 __all__ = ["load_keras_archive"]
@@ -160,7 +160,8 @@ def _layer_groups(f, config):
                 name = name.decode()
             if name:
                 by_attr[name] = g
-    entries = (config.get("config") or {}).get("layers") or []
+    entries = [e for e in (config.get("config") or {}).get("layers") or []
+               if isinstance(e, dict) and not _is_op(e)]   # Keras counts layers, not ops
     if config.get("class_name") == "Sequential":
         entries = [e for e in entries if e.get("class_name") != "InputLayer"]
     used, out = {}, {}

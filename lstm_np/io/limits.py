@@ -12,11 +12,11 @@ import json
 
 import numpy as np
 
-from ..errors import LoadError, LstmNpError
+from ..errors import LoadError, LstmNpError, MissingDependency, UnsupportedKerasFeature
 
 __all__ = ["MAX_JSON_BYTES", "MAX_JSON_DEPTH", "MAX_DIM", "MAX_INPUT_DIM", "MAX_ARRAY_BYTES",
            "MAX_MEMBER_BYTES", "parse_json", "check_config", "read_member", "read_dataset",
-           "dataset_array", "DatasetRefused", "guard"]
+           "dataset_array", "DatasetRefused", "guard", "check_compression"]
 
 #: Largest JSON document (config.json, metadata.json, model_config, npz header).
 MAX_JSON_BYTES = 64 * 2**20
@@ -45,10 +45,10 @@ def guard(what):
         def wrapper(path_or_file, *args, **kwargs):
             try:
                 return fn(path_or_file, *args, **kwargs)
-            except LstmNpError as exc:
-                if type(exc) is LstmNpError:   # a graph the Model refuses: a malformed file
-                    raise LoadError(f"{path_or_file}: {what}: {exc}") from None
+            except (LoadError, UnsupportedKerasFeature, MissingDependency):
                 raise
+            except LstmNpError as exc:   # a graph or a layer config that cannot be: malformed
+                raise LoadError(f"{path_or_file}: {what}: {exc}") from None
             except MemoryError:
                 raise LoadError(f"{path_or_file}: {what} declares data too large to load "
                                 f"(out of memory)") from None
@@ -147,10 +147,24 @@ def check_config(config, where):
                 stack.append(value)
 
 
+#: Zip compression methods Python's zipfile reads (stored, deflated, bzip2, lzma).
+ZIP_METHODS = {0: "stored", 8: "deflated", 12: "bzip2", 14: "lzma"}
+
+
+def check_compression(info, where):
+    """Refuse a zip member whose compression method zipfile cannot read (a flipped byte
+    in the header makes zipfile raise ``NotImplementedError`` when the member is opened)."""
+    if info.compress_type not in ZIP_METHODS:
+        raise LoadError(f"{where}: archive member {info.filename} uses compression method "
+                        f"{info.compress_type}; expected one of "
+                        f"{', '.join(f'{k} ({v})' for k, v in ZIP_METHODS.items())}")
+
+
 def read_member(zf, name, where, limit=MAX_MEMBER_BYTES):
     """Read one zip member after checking its declared size; errors name the member."""
     try:
         info = zf.getinfo(name)
+        check_compression(info, where)
         if info.file_size > limit:
             raise LoadError(f"{where}: archive member {name} declares {info.file_size} bytes "
                             f"(limit {limit})")

@@ -7,7 +7,9 @@ Contents:
 * ``w<layer index>_<k>``: the k-th weight array of layer ``layer index`` (``get_weights()`` order).
 
 ``format_version`` is bumped only for incompatible changes; readers accept every version
-up to their own (:data:`FORMAT_VERSION`), so files written today stay readable.
+up to their own (:data:`FORMAT_VERSION`), so files written today stay readable. Version 2
+added explicit ``mask`` references in nodes and Keras op nodes (``KerasOp``); a model
+using neither is still written as version 1, which older readers load.
 """
 import json
 import zipfile
@@ -16,19 +18,23 @@ import numpy as np
 
 from ..errors import LoadError
 from ..model import Model
-from .limits import MAX_ARRAY_BYTES, MAX_JSON_BYTES, check_config, guard, parse_json
+from .limits import (MAX_ARRAY_BYTES, MAX_JSON_BYTES, check_compression, check_config, guard,
+                     parse_json)
 from .registry import build_layer
 
 __all__ = ["save_npz", "load_npz", "FORMAT_VERSION", "HEADER_KEY"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 HEADER_KEY = "__lstm_np__"
 
 
 def save_npz(model, path):
     """Write ``model`` to ``path`` (``.npz`` is appended by NumPy when missing)."""
-    header = {"format": "lstm_np", "format_version": FORMAT_VERSION,
-              "model": model.get_config()}
+    config = model.get_config()
+    new = any(n.get("mask") is not None for n in config["nodes"]) or any(
+        e["class_name"] == "KerasOp" for e in config["layers"])
+    header = {"format": "lstm_np", "format_version": FORMAT_VERSION if new else 1,
+              "model": config}
     arrays = {HEADER_KEY: np.array(json.dumps(header))}
     for i, layer in enumerate(model.layers):
         for k, w in enumerate(layer.get_weights()):
@@ -51,6 +57,7 @@ def _check_members(path_or_file):
     with zf:
         for info in zf.infolist():
             where = f"{path_or_file}: member {info.filename}"
+            check_compression(info, str(path_or_file))
             try:
                 with zf.open(info) as fh:
                     version = np.lib.format.read_magic(fh)

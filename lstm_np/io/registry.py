@@ -15,6 +15,7 @@ from ..errors import UnsupportedKerasFeature
 from ..layers import core
 from ..layers.gru import GRU
 from ..layers.lstm import LSTM
+from ..layers.ops import KerasOp
 from ..layers.simple_rnn import SimpleRNN
 from ..layers.stacked import StackedRNN
 from ..layers.wrappers import Bidirectional, TimeDistributed
@@ -24,6 +25,12 @@ __all__ = ["BUILDERS", "build_layer", "rnn_builder", "convert_cudnn_lstm_weights
 
 #: Keys that may appear in a config but are not constructor arguments.
 _META = ("module", "registered_name", "build_config", "compile_config", "shared_object_id")
+
+#: Config keys through which a Keras 2 / legacy layer declares the model's input when it
+#: is the first layer of a Sequential (tf-keras ``Layer.__init__``, Keras 3
+#: ``Sequential.add``; read by ``graph._sequential``); elsewhere Keras ignores them.
+INPUT_KEYS = ("batch_input_shape", "batch_shape", "input_shape", "batch_size", "input_dim",
+              "input_dtype", "input_length")
 
 #: Layer classes refused with a specific reason.
 _REFUSED = {
@@ -161,7 +168,7 @@ def core_builder(cls):
 def _bidirectional(config, keras_version):
     name = _name(config)
     extra = set(config) - {"name", "trainable", "dtype", "merge_mode", "layer",
-                           "backward_layer", "weights", *_META}
+                           "backward_layer", "weights", *INPUT_KEYS, *_META}
     if extra:
         raise UnsupportedKerasFeature(f"Bidirectional {name!r}: unsupported option(s) "
                                       f"{sorted(extra)}")
@@ -178,7 +185,7 @@ def _bidirectional(config, keras_version):
 
 
 def _time_distributed(config, keras_version):
-    extra = set(config) - {"name", "trainable", "dtype", "layer", *_META}
+    extra = set(config) - {"name", "trainable", "dtype", "layer", *INPUT_KEYS, *_META}
     if extra:
         raise UnsupportedKerasFeature(f"TimeDistributed {_name(config)!r}: unsupported "
                                       f"option(s) {sorted(extra)}")
@@ -195,6 +202,7 @@ BUILDERS = {
     "RNN": _rnn,
     "Bidirectional": _bidirectional,
     "TimeDistributed": _time_distributed,
+    "KerasOp": core_builder(KerasOp),   # lstm_np's .npz form of a recorded Keras 3 op
 }
 for _cls in (core.Dense, core.Activation, core.Softmax, core.Dropout, core.SpatialDropout1D,
              core.GaussianNoise, core.GaussianDropout, core.AlphaDropout,

@@ -9,7 +9,8 @@ stored states, ``zero_output_for_mask``, and float32 / float64 compute dtypes.
 import numpy as np
 
 from ..activations import resolve
-from ..errors import UnsupportedKerasFeature
+from ..errors import (ArgumentError, ConfigError, GradientNotSupported, InputError,
+                      UnsupportedKerasFeature)
 from ..kernels.dispatch import RNNCompute
 from ..kernels.recurrent import _kernel_bias, rnn_forward
 
@@ -32,7 +33,10 @@ def _dtype_of(dtype):
     """Resolve a Keras dtype (str, numpy dtype or Keras 3 ``DTypePolicy`` dict)."""
     if isinstance(dtype, dict):  # {"module": "keras", "class_name": "DTypePolicy", "config": {"name": ...}}
         dtype = dtype.get("config", {}).get("name", "float32")
-    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    try:
+        name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    except TypeError:
+        name = repr(dtype)
     if name.startswith("mixed_"):
         name = "float32"
     if name not in _FLOAT_DTYPES:
@@ -44,8 +48,15 @@ def as_float_array(value, dtype, what):
     """Convert ``value`` to a C-contiguous array of ``dtype``, refusing non-numeric data."""
     arr = np.asarray(value)
     if arr.dtype == object or arr.dtype.kind not in "biuf":
-        raise ValueError(f"{what} must be numeric (float, int or bool); received dtype {arr.dtype}")
+        raise InputError(f"{what} must be numeric (float, int or bool); received dtype {arr.dtype}")
     return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def as_list(value, what):
+    """``list(value)`` for a sequence of arrays; anything else is an ``ArgumentError``."""
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+        raise ArgumentError(f"{what} expects a list of arrays; received {type(value).__name__}")
+    return list(value)
 
 
 class RNNLayer:
@@ -63,11 +74,11 @@ class RNNLayer:
         self.name = name or cls.lower()
         unknown = set(kwargs) - TRAINING_ONLY
         if unknown:
-            raise TypeError(f"{cls} {self.name!r}: unknown argument(s) {sorted(unknown)}")
+            raise ArgumentError(f"{cls} {self.name!r}: unknown argument(s) {sorted(unknown)}")
         if time_major:
             raise UnsupportedKerasFeature(f"{cls} {self.name!r}: time_major=True is not supported")
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
-            raise ValueError(f"{cls} {self.name!r}: units must be a positive integer; received {units!r}")
+            raise ConfigError(f"{cls} {self.name!r}: units must be a positive integer; received {units!r}")
         self.units = int(units)
         self.activation = activation
         self.recurrent_activation = recurrent_activation
@@ -106,23 +117,23 @@ class RNNLayer:
 
     def set_weights(self, weights):
         """Set ``[kernel (D, G), recurrent_kernel (U, G), bias (G,)]`` as Keras orders them."""
-        weights = list(weights)
+        weights = as_list(weights, f"{type(self).__name__} {self.name!r} set_weights")
         cls = type(self).__name__
         n = 3 if self.use_bias else 2
         if len(weights) != n:
-            raise ValueError(f"{cls} {self.name!r} expects {n} weight arrays "
+            raise InputError(f"{cls} {self.name!r} expects {n} weight arrays "
                              f"(kernel, recurrent_kernel{', bias' if self.use_bias else ''}); "
                              f"received {len(weights)}")
         arrays = [as_float_array(w, self.dtype, f"{cls} {self.name!r} weight {i}")
                   for i, w in enumerate(weights)]
         if arrays[0].ndim != 2:
-            raise ValueError(f"{cls} {self.name!r}: kernel must be 2-D (input_dim, "
+            raise InputError(f"{cls} {self.name!r}: kernel must be 2-D (input_dim, "
                              f"{self.GATES * self.units}); received shape {arrays[0].shape}")
         expected = self.weight_shapes(arrays[0].shape[0])
         names = ("kernel", "recurrent_kernel", "bias")
         for name, arr, shape in zip(names, arrays, expected):
             if arr.shape != shape:
-                raise ValueError(f"{cls} {self.name!r}: {name} must have shape {shape}; "
+                raise InputError(f"{cls} {self.name!r}: {name} must have shape {shape}; "
                                  f"received {arr.shape}")
         self.kernel, self.recurrent_kernel = arrays[0], arrays[1]
         self.bias = arrays[2] if self.use_bias else np.zeros(0, self.dtype)
@@ -144,13 +155,21 @@ class RNNLayer:
     def reset_states(self, states=None):
         """Zero the stored states of a stateful layer (Keras 3 ``reset_state``).
 
-        ``states`` may give values instead (Keras 2 ``reset_states(states)``).
+        ``states`` may give values instead (Keras 2 ``reset_states(states)``). Without values
+        the next call (or :meth:`step`) may use a new batch size.
         """
-        if states is None:
-            self.states = None if self.states is None else np.zeros_like(self.states)
-        else:
-            batch = np.asarray(states[0]).shape[0]
-            self.states = self._check_states(states, batch, "reset_states")
+        if states is None:   # zeros of whatever batch size comes next
+            self.states = None
+            return
+        if isinstance(states, np.ndarray) and states.ndim == 2:
+            states = [states]
+        states = as_list(states, f"{type(self).__name__} {self.name!r} reset_states")
+        first = np.shape(states[0]) if states else ()
+        if len(first) != 2:
+            raise InputError(f"{type(self).__name__} {self.name!r}: reset_states expects "
+                             f"{len(self.STATE_NAMES)} state array(s) of shape (batch, "
+                             f"{self.units}); received shapes {[np.shape(s) for s in states]}")
+        self.states = self._check_states(states, first[0], "reset_states")
 
     reset_state = reset_states
 
@@ -159,15 +178,15 @@ class RNNLayer:
         n = len(self.STATE_NAMES)
         if isinstance(states, np.ndarray) and n == 1 and states.ndim == 2:
             states = [states]
-        states = list(states)
+        states = as_list(states, f"{cls} {self.name!r} {what}")
         if len(states) != n:
-            raise ValueError(f"{cls} {self.name!r}: {what} expects {n} state array(s) "
+            raise InputError(f"{cls} {self.name!r}: {what} expects {n} state array(s) "
                              f"{list(self.STATE_NAMES)}; received {len(states)}")
         out = np.empty((n, batch, self.units), self.dtype)
         for k, (state_name, s) in enumerate(zip(self.STATE_NAMES, states)):
             s = as_float_array(s, self.dtype, f"{cls} {self.name!r} {what} {state_name}")
             if s.shape != (batch, self.units):
-                raise ValueError(f"{cls} {self.name!r}: {what} {state_name} must have shape "
+                raise InputError(f"{cls} {self.name!r}: {what} {state_name} must have shape "
                                  f"{(batch, self.units)}; received {s.shape}")
             out[k] = s
         return out
@@ -176,44 +195,52 @@ class RNNLayer:
     def _check_inputs(self, x, mask):
         cls = type(self).__name__
         if not self.built:
-            raise ValueError(f"{cls} {self.name!r} has no weights: call set_weights() first")
+            raise InputError(f"{cls} {self.name!r} has no weights: call set_weights() first")
         x = as_float_array(x, self.dtype, f"{cls} {self.name!r} input")
         if x.ndim != 3 or x.shape[2] != self.input_dim:
-            raise ValueError(f"{cls} {self.name!r} expects input of shape (batch, timesteps, "
+            raise InputError(f"{cls} {self.name!r} expects input of shape (batch, timesteps, "
                              f"{self.input_dim}); received {x.shape}")
         if x.shape[1] == 0:
-            raise ValueError(f"{cls} {self.name!r} expects at least one timestep; "
+            raise InputError(f"{cls} {self.name!r} expects at least one timestep; "
                              f"received input of shape {x.shape}")
         if mask is None:
             mask = np.zeros((0, 0), np.bool_)
         else:
             mask = np.asarray(mask)
             if mask.dtype == object or mask.dtype.kind not in "biuf":
-                raise ValueError(f"{cls} {self.name!r}: mask must be boolean; received dtype {mask.dtype}")
+                raise InputError(f"{cls} {self.name!r}: mask must be boolean; received dtype {mask.dtype}")
             if mask.shape != x.shape[:2]:
-                raise ValueError(f"{cls} {self.name!r}: mask must have shape {x.shape[:2]} "
+                raise InputError(f"{cls} {self.name!r}: mask must have shape {x.shape[:2]} "
                                  f"(batch, timesteps); received {mask.shape}")
             mask = np.ascontiguousarray(mask, dtype=np.bool_)
         return x, mask
 
-    def _initial_states(self, batch, initial_state):
-        cls = type(self).__name__
-        if self.stateful and self.states is not None and self.states.shape[1] != batch:
-            raise ValueError(f"{cls} {self.name!r} is stateful with batch size "
+    def _check_batch(self, batch):
+        """The stored states' batch size must be the input's (Keras 3 ``RNN.call``)."""
+        if self.states is not None and self.states.shape[1] != batch:
+            kind = "stateful" if self.stateful else "streaming (step)"
+            raise InputError(f"{type(self).__name__} {self.name!r} is {kind} with batch size "
                              f"{self.states.shape[1]}; received a batch of {batch} "
-                             f"(call reset_states() after changing the batch size)")
+                             f"(call reset_states() to change the batch size)")
+
+    def _initial_states(self, batch, initial_state):
+        if self.stateful:
+            self._check_batch(batch)
         if initial_state is not None:
             return self._check_states(initial_state, batch, "initial_state")
         if self.stateful and self.states is not None:
             return self.states
         return np.zeros((len(self.STATE_NAMES), batch, self.units), self.dtype)
 
-    def __call__(self, x, initial_state=None, mask=None, training=None):
+    def __call__(self, x, initial_state=None, mask=None, training=None, **kwargs):
         """Run the layer as Keras's ``layer(x, initial_state=..., mask=...)`` does.
 
         Returns the output (``(B, T, U)`` with ``return_sequences``, else ``(B, U)``), or
         ``[output, *states]`` with ``return_state``.
         """
+        if kwargs:
+            raise ArgumentError(f"{type(self).__name__} {self.name!r}: unknown call argument(s) "
+                                f"{sorted(kwargs)}; it takes (x, initial_state, mask, training)")
         outputs, states, _ = self.forward(x, initial_state=initial_state, mask=mask)
         return self._package(outputs, states)
 
@@ -252,7 +279,8 @@ class RNNLayer:
 
         ``states`` defaults to the stored states (zeros at first) and the new states are
         stored, as a stateful Keras layer fed one timestep at a time would do; masks and
-        ``go_backwards`` do not apply to a single step.
+        ``go_backwards`` do not apply to a single step. A batch size other than the stored
+        states' raises :class:`~lstm_np.InputError` (``reset_states()`` first to change it).
         """
         if not (type(x_t) is np.ndarray and x_t.dtype == self.dtype
                 and x_t.flags.c_contiguous):   # the streaming fast path skips the copy
@@ -260,13 +288,14 @@ class RNNLayer:
         if x_t.ndim != 2 or x_t.shape[1] != self.input_dim:
             cls = type(self).__name__
             if not self.built:
-                raise ValueError(f"{cls} {self.name!r} has no weights: call set_weights() first")
-            raise ValueError(f"{cls} {self.name!r}.step expects input of shape (batch, "
+                raise InputError(f"{cls} {self.name!r} has no weights: call set_weights() first")
+            raise InputError(f"{cls} {self.name!r}.step expects input of shape (batch, "
                              f"{self.input_dim}); received {x_t.shape}")
         batch = x_t.shape[0]
         if states is not None:
             states = self._check_states(states, batch, "states")
-        elif self.states is not None and self.states.shape[1] == batch:
+        elif self.states is not None:
+            self._check_batch(batch)
             states = self.states
         else:
             states = np.zeros((len(self.STATE_NAMES), batch, self.units), self.dtype)
@@ -340,22 +369,22 @@ class RNNLayer:
         from ..kernels.backward import BACKWARD_CELLS, rnn_backward
         cls = type(self).__name__
         if self.CELL not in BACKWARD_CELLS:
-            raise NotImplementedError(f"{cls} {self.name!r}: cell family {self.CELL} has "
+            raise GradientNotSupported(f"{cls} {self.name!r}: cell family {self.CELL} has "
                                       f"no backward pass")
-        if cache is None or len(cache) != 4:
-            raise ValueError(f"{cls} {self.name!r}: backward needs the cache of "
+        if not isinstance(cache, tuple) or len(cache) != 4:
+            raise InputError(f"{cls} {self.name!r}: backward needs the cache of "
                              f"forward(..., keep=True)")
         x, mask, zs, history = cache
         S, B, T = history.shape[0], x.shape[0], x.shape[1]
         if x.shape[2] != self.input_dim or zs.shape[2] != self.GATES * self.units:
-            raise ValueError(f"{cls} {self.name!r}: the cache does not match the layer's "
+            raise InputError(f"{cls} {self.name!r}: the cache does not match the layer's "
                              f"weights (forward was run with another layer or weights)")
         out_shape = (B, T, self.units) if self.return_sequences else (B, self.units)
         if d_outputs is None:
             d_outputs = np.zeros(out_shape, self.dtype)
         d_outputs = as_float_array(d_outputs, self.dtype, f"{cls} {self.name!r} d_outputs")
         if d_outputs.shape != out_shape:
-            raise ValueError(f"{cls} {self.name!r}: d_outputs must have the outputs' shape "
+            raise InputError(f"{cls} {self.name!r}: d_outputs must have the outputs' shape "
                              f"{out_shape}; received {d_outputs.shape}")
         d_final = np.zeros((S, B, self.units), self.dtype)          # (S, B, U)
         if d_states is not None:
@@ -363,14 +392,14 @@ class RNNLayer:
                 d_states = [d_states]
             d_states = list(d_states)
             if len(d_states) > S:
-                raise ValueError(f"{cls} {self.name!r}: d_states has {len(d_states)} "
+                raise InputError(f"{cls} {self.name!r}: d_states has {len(d_states)} "
                                  f"arrays; the layer has {S} states {list(self.STATE_NAMES)}")
             for k, d in enumerate(d_states):
                 if d is None:
                     continue
                 d = as_float_array(d, self.dtype, f"{cls} {self.name!r} d_states[{k}]")
                 if d.shape != (B, self.units):
-                    raise ValueError(f"{cls} {self.name!r}: d_states[{k}] "
+                    raise InputError(f"{cls} {self.name!r}: d_states[{k}] "
                                      f"({self.STATE_NAMES[k]}) must have shape "
                                      f"{(B, self.units)}; received {d.shape}")
                 d_final[k] = d

@@ -17,9 +17,9 @@ import numpy as np
 
 from .. import _jit
 from ..activations import activate, resolve
+from ..errors import InputError, UnsupportedKerasFeature
 from ..kernels.dispatch import DenseCompute
-from ..errors import UnsupportedKerasFeature
-from ._rnn import _dtype_of
+from ._rnn import _dtype_of, as_list
 
 __all__ = [
     "Layer", "InputLayer", "Dense", "Activation", "Softmax", "Identity", "Dropout",
@@ -118,9 +118,9 @@ class Layer:
         return [getattr(self, n).copy() for n in self.weight_names]
 
     def set_weights(self, weights):
-        weights = list(weights)
+        weights = as_list(weights, f"{self.class_name} {self.name!r} set_weights")
         if len(weights) != len(self.weight_names):
-            raise ValueError(f"{self.class_name} {self.name!r} expects {len(self.weight_names)} "
+            raise InputError(f"{self.class_name} {self.name!r} expects {len(self.weight_names)} "
                              f"weight array(s) {list(self.weight_names)}; received {len(weights)}")
         for n, w in zip(self.weight_names, weights):
             setattr(self, n, np.ascontiguousarray(w, dtype=self.dtype))
@@ -222,16 +222,16 @@ class Dense(Layer):
     def _check_weights(self):
         self._compute = None
         if self.kernel.ndim != 2 or self.kernel.shape[1] != self.units:
-            raise ValueError(f"Dense {self.name!r}: kernel must have shape (input_dim, "
+            raise InputError(f"Dense {self.name!r}: kernel must have shape (input_dim, "
                              f"{self.units}); received {self.kernel.shape}")
         if self.use_bias and self.bias.shape != (self.units,):
-            raise ValueError(f"Dense {self.name!r}: bias must have shape ({self.units},); "
+            raise InputError(f"Dense {self.name!r}: bias must have shape ({self.units},); "
                              f"received {self.bias.shape}")
 
     def call(self, inputs, mask=None):
         x = _as_float(inputs, self.dtype)
         if x.shape[-1] != self.kernel.shape[0]:
-            raise ValueError(f"Dense {self.name!r} expects last dimension {self.kernel.shape[0]}; "
+            raise InputError(f"Dense {self.name!r} expects last dimension {self.kernel.shape[0]}; "
                              f"received input of shape {x.shape}")
         # one GEMM over all leading axes (np.matmul on (B, T, D) runs B separate ones)
         x2 = np.ascontiguousarray(x.reshape(-1, x.shape[-1]))
@@ -282,30 +282,50 @@ class Activation(Layer):
 
 
 class Softmax(Layer):
-    """Keras 3 ``Softmax``: masked positions get -1e9 before and 0 after the softmax."""
+    """Keras ``Softmax`` with a mask (``keras_version`` picks the rule):
+
+    * Keras 3 (``activations/softmax.py``): masked positions (``mask`` false, or <= 0.5 for a
+      non-boolean mask) get -1e9 before the softmax and 0 after it;
+    * tf-keras: ``inputs + (1 - cast(mask)) * -1e9``, and no zeroing after, so a fully
+      masked row is uniform; with ``robust_masking`` -1e9 replaces the masked inputs.
+    """
 
     uses_mask = True
 
-    def __init__(self, axis=-1, **kwargs):
+    def __init__(self, axis=-1, robust_masking=False, **kwargs):
         super().__init__(**kwargs)
         self.axis = tuple(axis) if isinstance(axis, (list, tuple)) else int(axis)
+        self.robust_masking = bool(robust_masking)
+
+    def masked_inputs(self, inputs, mask):
+        """``(x with the mask applied, keep)``; ``keep`` is the boolean mask where the
+        masked positions are replaced (gradient 0 there), else None."""
+        x = _as_float(inputs, self.dtype)
+        if mask is None:
+            return x, None
+        mask = np.asarray(mask)
+        if mask.ndim > x.ndim or any(m not in (1, i) for m, i in
+                                     zip(mask.shape[::-1], x.shape[::-1])):
+            raise InputError(f"Softmax {self.name!r}: mask of shape {mask.shape} does not "
+                             f"broadcast to inputs of shape {x.shape}")
+        big = self.dtype(-1e9)
+        if self.keras_version == 2 and not self.robust_masking:
+            return x + (self.dtype(1) - mask.astype(self.dtype)) * big, None
+        keep = mask if mask.dtype == bool else mask > 0.5
+        return np.where(keep, x, big), keep
 
     def call(self, inputs, mask=None):
-        x = _as_float(inputs, self.dtype)
-        if mask is not None:
-            mask = np.asarray(mask, bool)
-            if mask.ndim > x.ndim or any(m not in (1, i) for m, i in
-                                         zip(mask.shape[::-1], x.shape[::-1])):
-                raise ValueError(f"Softmax {self.name!r}: mask of shape {mask.shape} does not "
-                                 f"broadcast to inputs of shape {x.shape}")
-            x = np.where(mask, x, self.dtype(-1e9))
+        x, keep = self.masked_inputs(inputs, mask)
         y = softmax(x, axis=self.axis)
-        if mask is not None:
-            y = np.where(mask, y, self.dtype(0))
+        if keep is not None and self.keras_version != 2:
+            y = np.where(keep, y, self.dtype(0))
         return y
 
     def _config(self):
-        return {"axis": list(self.axis) if isinstance(self.axis, tuple) else self.axis}
+        cfg = {"axis": list(self.axis) if isinstance(self.axis, tuple) else self.axis}
+        if self.robust_masking:
+            cfg["robust_masking"] = True
+        return cfg
 
 
 class Identity(Layer):
@@ -352,13 +372,13 @@ class Embedding(Layer):
 
     def _check_weights(self):
         if self.embeddings.shape != (self.input_dim, self.output_dim):
-            raise ValueError(f"Embedding {self.name!r}: embeddings must have shape "
+            raise InputError(f"Embedding {self.name!r}: embeddings must have shape "
                              f"{(self.input_dim, self.output_dim)}; received {self.embeddings.shape}")
 
     def call(self, inputs, mask=None):
         ids = np.asarray(inputs).astype(np.int32)
         if ids.size and (ids.min() < 0 or ids.max() >= self.input_dim):
-            raise ValueError(f"Embedding {self.name!r}: indices must be in [0, {self.input_dim}); "
+            raise InputError(f"Embedding {self.name!r}: indices must be in [0, {self.input_dim}); "
                              f"received values in [{ids.min()}, {ids.max()}]")
         return self.embeddings[ids]
 
@@ -407,7 +427,7 @@ class RepeatVector(Layer):
     def call(self, inputs, mask=None):
         x = np.asarray(inputs)
         if x.ndim != 2:
-            raise ValueError(f"RepeatVector {self.name!r} expects 2-D input; received {x.shape}")
+            raise InputError(f"RepeatVector {self.name!r} expects 2-D input; received {x.shape}")
         return np.repeat(x[:, None, :], self.n, axis=1)
 
     def output_shape(self, input_shape):
@@ -500,7 +520,7 @@ class _Merge(Layer):
 
     def _inputs(self, inputs):
         if not isinstance(inputs, (list, tuple)) or len(inputs) < self.min_inputs:
-            raise ValueError(f"{self.class_name} {self.name!r} expects a list of at least "
+            raise InputError(f"{self.class_name} {self.name!r} expects a list of at least "
                              f"{self.min_inputs} inputs")
         xs = [_as_float(x, self.dtype) for x in inputs]
         if len({x.ndim for x in xs}) != 1:
@@ -534,7 +554,7 @@ class Add(_Merge):
 class Subtract(_Merge):
     def _merge(self, xs):
         if len(xs) != 2:
-            raise ValueError(f"Subtract {self.name!r} expects exactly 2 inputs")
+            raise InputError(f"Subtract {self.name!r} expects exactly 2 inputs")
         return xs[0] - xs[1]
 
 

@@ -1,6 +1,7 @@
 """``SimpleRNN``: Keras's SimpleRNN layer for inference (Keras 3
 ``keras/src/layers/rnn/simple_rnn.py``)."""
 from ..kernels.recurrent import SIMPLE_RNN_CELL
+from ..errors import ArgumentError
 from ._rnn import RNNLayer
 
 __all__ = ["SimpleRNN"]
@@ -40,8 +41,8 @@ class SimpleRNN(RNNLayer):
     def __init__(self, units, activation="tanh", use_bias=True, name=None, **kwargs):
         name = name or "simple_rnn"   # Keras's default name, not "simplernn"
         if "recurrent_activation" in kwargs:
-            raise TypeError(f"SimpleRNN {name!r}: unknown argument(s) ['recurrent_activation'] "
-                            f"(SimpleRNN has only `activation`)")
+            raise ArgumentError(f"SimpleRNN {name!r}: unknown argument(s) ['recurrent_activation'] "
+                                f"(SimpleRNN has only `activation`)")
         super().__init__(units, activation=activation, recurrent_activation=None,
                          use_bias=use_bias, name=name, **kwargs)
 

@@ -19,8 +19,8 @@ flattened order of Keras 3 and tf-keras (which nest an LSTM cell's pair: ``[out,
 """
 import numpy as np
 
-from ..errors import UnsupportedKerasFeature
-from ._rnn import RNNLayer
+from ..errors import InputError, UnsupportedKerasFeature
+from ._rnn import RNNLayer, as_list
 
 __all__ = ["StackedRNN", "CELL_CLASS_NAMES"]
 
@@ -87,9 +87,9 @@ class StackedRNN:
         return [w for c in self.cells for w in c.get_weights()]
 
     def set_weights(self, weights):
-        weights = list(weights)
+        weights = as_list(weights, f"RNN {self.name!r} set_weights")
         if len(weights) != self.n_weights():
-            raise ValueError(f"RNN {self.name!r}: expected {self.n_weights()} weight arrays "
+            raise InputError(f"RNN {self.name!r}: expected {self.n_weights()} weight arrays "
                              f"(kernel, recurrent_kernel[, bias] per stacked cell); "
                              f"received {len(weights)}")
         start = 0
@@ -98,7 +98,7 @@ class StackedRNN:
             start += n
         for prev, cell in zip(self.cells, self.cells[1:]):
             if cell.input_dim != prev.units:
-                raise ValueError(f"RNN {self.name!r}: cell {cell.name!r} kernel expects input "
+                raise InputError(f"RNN {self.name!r}: cell {cell.name!r} kernel expects input "
                                  f"width {cell.input_dim}, the previous cell outputs "
                                  f"{prev.units}")
 
@@ -116,10 +116,10 @@ class StackedRNN:
     reset_state = reset_states
 
     def _split(self, states, what):
-        states = list(states)
+        states = as_list(states, f"RNN {self.name!r} {what}")
         n = [len(c.STATE_NAMES) for c in self.cells]
         if len(states) != sum(n):
-            raise ValueError(f"RNN {self.name!r}: {what} expects {sum(n)} state arrays (every "
+            raise InputError(f"RNN {self.name!r}: {what} expects {sum(n)} state arrays (every "
                              f"stacked cell's states in order); received {len(states)}")
         out, start = [], 0
         for k in n:
@@ -133,7 +133,7 @@ class StackedRNN:
         x = np.asarray(x)
         if self.go_backwards:
             if x.ndim != 3:
-                raise ValueError(f"RNN {self.name!r} expects input of shape (batch, "
+                raise InputError(f"RNN {self.name!r} expects input of shape (batch, "
                                  f"timesteps, features); received {x.shape}")
             x = x[:, ::-1]
             if mask is not None:

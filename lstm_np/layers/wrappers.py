@@ -8,8 +8,8 @@ Semantics follow Keras 3 ``keras/src/layers/rnn/bidirectional.py`` and
 """
 import numpy as np
 
-from ..errors import UnsupportedKerasFeature
-from ._rnn import RNNLayer
+from ..errors import InputError, UnsupportedKerasFeature
+from ._rnn import RNNLayer, as_list
 
 __all__ = ["Bidirectional", "TimeDistributed", "rnn_apply", "rnn_output_shapes"]
 
@@ -71,10 +71,10 @@ class Bidirectional:
         return self.forward_layer.get_weights() + self.backward_layer.get_weights()
 
     def set_weights(self, weights):
-        weights = list(weights)
+        weights = as_list(weights, f"Bidirectional {self.name!r} set_weights")
         n = 3 if self.forward_layer.use_bias else 2
         if len(weights) != n + (3 if self.backward_layer.use_bias else 2):
-            raise ValueError(f"Bidirectional {self.name!r}: expected forward then backward "
+            raise InputError(f"Bidirectional {self.name!r}: expected forward then backward "
                              f"weights; received {len(weights)} arrays")
         self.forward_layer.set_weights(weights[:n])
         self.backward_layer.set_weights(weights[n:])
@@ -164,7 +164,7 @@ class TimeDistributed:
 
         x = np.asarray(x)
         if x.ndim < 3:
-            raise ValueError(f"TimeDistributed {self.name!r} expects input of rank >= 3 "
+            raise InputError(f"TimeDistributed {self.name!r} expects input of rank >= 3 "
                              f"(batch, timesteps, ...); received shape {x.shape}")
         if mask is not None and _uses_mask(self.layer):
             raise UnsupportedKerasFeature(
