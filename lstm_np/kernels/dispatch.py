@@ -37,6 +37,10 @@ FUSED, SPLIT, GATHER = 0, 1, 2
 SPLIT_BELOW = 24
 #: multiply-adds per call below which a call stays on the calling thread
 PARALLEL_WORK = 1 << 22
+#: the two-thread panel split (``duo_kernel``) for batches of at most ``MR`` rows, sequences
+#: of at least DUO_STEPS and at least DUO_PANELS weight panels
+DUO_STEPS = 16
+DUO_PANELS = 4
 
 _POOL = None
 _POOL_LOCK = threading.Lock()
@@ -124,6 +128,17 @@ def _step_unit(cell, f32, act, rec_act):
     return _RNN_KERNELS[key]
 
 
+def _duo_unit(cell, f32, act, rec_act):
+    key = ("duo", cell, f32, act, rec_act)
+    if key not in _RNN_KERNELS:
+        def build():
+            from .rnn import duo_kernel
+            return duo_kernel(cell, f32, act, rec_act)
+        what = f"{NAMES[cell]} {'float32' if f32 else 'float64'} two-thread"
+        _RNN_KERNELS[key] = _jit.Kernel(build, what)
+    return _RNN_KERNELS[key]
+
+
 def _rnn_example(dtype):
     f, i, b = _empty(dtype), _empty(np.int32), _empty(np.bool_)
     return (0, f, i, f, f, f, f, b, f, f, f, 0, 0, 0, 0, 0, 0, False, False, False, 0, 0)
@@ -162,6 +177,8 @@ class RNNCompute:
         self._unit = _rnn_unit(*key)
         self._example = _rnn_example(self.dtype)
         self._step_unit = _step_unit(*key) if cell != GRU_BEFORE else None
+        self._duo_unit = _duo_unit(*key) if cell != GRU_BEFORE else None
+        self._duo_fn = None
         self._fn = self._step_fn = None     # the compiled kernels, once ready
         self._packed = None
         self._finite = None
@@ -206,6 +223,57 @@ class RNNCompute:
         return self._forward_jit(fn, x, states0, mask, go_backwards, zero_output_for_mask,
                                  return_sequences)
 
+    def _forward_duo(self, x, states0, mask, go_backwards, zero_output_for_mask,
+                     return_sequences):
+        """Two threads splitting the panels (:func:`lstm_np.kernels.rnn.duo_kernel`) when
+        the batch is one tile and the sequence long enough; None when it does not apply."""
+        from .gemm import MR
+        from .rnn import choose_chunk
+        B, T, D = x.shape
+        P, bp, NR = self._pack()
+        U = self.recurrent_kernel.shape[0]
+        W = NR // (3 if self.cell == GRU else 4) if self.cell != SIMPLE_RNN else NR
+        nb = -(-U // W)
+        if B > MR or T < DUO_STEPS or nb < DUO_PANELS or n_threads() < 2:
+            return None
+        fn = self._duo_fn or _jit.get(self._duo_unit, self._duo_example())
+        if fn is None:
+            return None
+        self._duo_fn = fn
+        dt = self.dtype
+        split = nb - nb // 2
+        CH = choose_chunk(T, B, nb * NR, dt.itemsize)
+        out = np.empty((B, T, U) if return_sequences else (B, U), dt)
+        h_fin = np.empty((B, U), dt)
+        c_fin = np.empty((B, U), dt) if self.cell == LSTM else _empty(dt)
+        H = np.empty(2 * B * U, dt)
+        CS = np.zeros(2 * B * nb * W if self.cell == LSTM else 0, dt)
+        F = np.empty(2 * B * (nb - split) * 2 * W, dt)
+        sync = np.full(32, -1, np.int64)
+        sync[0], sync[24] = -2, 0                         # PUBLISHED, FINISHED
+        h0 = np.ascontiguousarray(states0[0]).reshape(-1)
+        c0 = np.ascontiguousarray(states0[1]).reshape(-1) if self.cell == LSTM else _empty(dt)
+        m = _empty(np.bool_) if mask is None or mask.size == 0 else \
+            np.ascontiguousarray(mask, np.bool_).reshape(-1)
+        args = (x.reshape(-1), P, bp, h0, c0, m, out.reshape(-1), h_fin.reshape(-1),
+                c_fin.reshape(-1), B, T, D, U, CH, bool(go_backwards),
+                bool(zero_output_for_mask), bool(return_sequences), int(self.act),
+                int(self.rec_act), H, CS, F, sync, split)
+        follower = _pool().submit(fn, 1, *args)
+        try:
+            fn(0, *args)
+        finally:
+            sync[24] = 1
+            follower.result()
+        states = np.stack([h_fin, c_fin]) if self.cell == LSTM else h_fin[None]
+        return out, states
+
+    def _duo_example(self):
+        f, b = _empty(self.dtype), _empty(np.bool_)
+        i64 = np.zeros(0, np.int64)
+        return (0, f, f, f, f, f, b, f, f, f, 0, 0, 0, 0, 0, False, False, False, 0, 0,
+                f, f, f, i64, 0)
+
     def step(self, x_t, states):
         """One timestep: ``x_t`` (B, D) C-contiguous in the dtype, ``states`` (S, B, U)
         C-contiguous -> the new states (a new array); ``new[0]`` is the output."""
@@ -240,6 +308,11 @@ class RNNCompute:
             xf = x.reshape(-1)
             ids = _empty(np.int32)
         G = self.kernel.shape[1]
+        if self._duo_unit is not None and ids.size == 0:
+            result = self._forward_duo(x, states0, mask, go_backwards, zero_output_for_mask,
+                                       return_sequences)
+            if result is not None:
+                return result
         blocks = row_blocks(B, B * T * G * (D + U))
         rows = max(b - a for a, b in blocks)
         if ids.size:

@@ -38,10 +38,12 @@ from numba import njit, types
 from numba.extending import overload
 
 from .gemm import JIT_OPTIONS, MR, tile, vlanes
-from .simd import vadd, vload, vload_n, vmul, vsplat, vstore, vstore_n, vsub
+from .simd import (
+    atomic_load, atomic_store, vadd, vload, vload_n, vmul, vsplat, vstore, vstore_n, vsub,
+)
 from .vmath import vact
 
-__all__ = ["rnn_kernel", "step_kernel", "onehot_rows", "FUSED", "SPLIT", "GATHER", "LSTM", "GRU", "GRU_BEFORE",
+__all__ = ["rnn_kernel", "step_kernel", "duo_kernel", "onehot_rows", "FUSED", "SPLIT", "GATHER", "LSTM", "GRU", "GRU_BEFORE",
            "SIMPLE_RNN", "panel_units", "panel_vectors", "choose_chunk"]
 
 FUSED, SPLIT, GATHER = 0, 1, 2
@@ -104,8 +106,10 @@ def _simple_cell(X, xb, Z, zb, bias, bb, ac, f32, scratch):
 
 @lru_cache(maxsize=None)
 def _projection_kernel(nv):
-    def project_chunk(x, P, XW, r0, rows, s0, n_ch, CH, T, D, K, nb, go_backwards):
-        """``XW[i, q] = x[r0 + i, t(s0 + q)] @ W`` (packed panels, no bias) for ``q < n_ch``.
+    def project_chunk(x, P, XW, r0, rows, s0, n_ch, CH, T, D, K, p_first, p_count,
+                      go_backwards):
+        """``XW[i, q] = x[r0 + i, t(s0 + q)] @ W`` (packed panels ``p_first ..
+        p_first + p_count``, no bias) for ``q < n_ch``.
 
         Panel-major: each panel of ``W`` is read from memory once per chunk and reused for
         every row and timestep; a tile's rows are consecutive processing steps of one row,
@@ -115,7 +119,7 @@ def _projection_kernel(nv):
         NR = nv * L
         Z = np.empty(MR * NR, P.dtype)
         step = -D if go_backwards else D
-        for p in range(nb):
+        for p in range(p_first, p_first + p_count):
             for i in range(rows):
                 for c0 in range(0, n_ch, MR):
                     m = min(MR, n_ch - c0)
@@ -123,25 +127,27 @@ def _projection_kernel(nv):
                     t = T - 1 - s if go_backwards else s
                     tile(nv, x, ((r0 + i) * T + t) * D, step, P, p * K * NR, NR, D, Z, m)
                     for q in range(m):
-                        xb = ((i * CH + c0 + q) * nb + p) * NR
+                        xb = ((i * CH + c0 + q) * p_count + p - p_first) * NR
                         for v in range(nv):
                             vstore(XW, xb + v * L, vload(Z, q * NR + v * L))
     return njit(**JIT_OPTIONS)(project_chunk)
 
 
-def project_chunk(nv, x, P, XW, r0, rows, s0, n_ch, CH, T, D, K, nb, go_backwards):
+def project_chunk(nv, x, P, XW, r0, rows, s0, n_ch, CH, T, D, K, p_first, p_count,
+                  go_backwards):
     """The input projection of a chunk of timesteps (``nv`` a compile-time constant)."""
     raise NotImplementedError("project_chunk() runs only inside jitted kernels")
 
 
 @overload(project_chunk, jit_options=JIT_OPTIONS)
-def _project_chunk_overload(nv, x, P, XW, r0, rows, s0, n_ch, CH, T, D, K, nb, go_backwards):
+def _project_chunk_overload(nv, x, P, XW, r0, rows, s0, n_ch, CH, T, D, K, p_first, p_count,
+                            go_backwards):
     if not isinstance(nv, types.IntegerLiteral):
         return None
     kernel = _projection_kernel(nv.literal_value)
 
-    def impl(nv, x, P, XW, r0, rows, s0, n_ch, CH, T, D, K, nb, go_backwards):
-        kernel(x, P, XW, r0, rows, s0, n_ch, CH, T, D, K, nb, go_backwards)
+    def impl(nv, x, P, XW, r0, rows, s0, n_ch, CH, T, D, K, p_first, p_count, go_backwards):
+        kernel(x, P, XW, r0, rows, s0, n_ch, CH, T, D, K, p_first, p_count, go_backwards)
     return impl
 
 
@@ -202,8 +208,8 @@ def rnn_kernel(cell, f32, act, rec_act):
                     for d in range(D):
                         A[cur, i * lda + d] = x[xb + d]
             elif mode == SPLIT and s % CH == 0:
-                project_chunk(nv, x, P, XW, r0, rows, s, min(CH, T - s), CH, T, D, K, nb,
-                               go_backwards)
+                project_chunk(nv, x, P, XW, r0, rows, s, min(CH, T - s), CH, T, D, K, 0, nb,
+                              go_backwards)
             Ac = A[cur]
             An = A[1 - cur]
             for tb in range(tiles):
@@ -395,3 +401,200 @@ def step_kernel(cell, f32, act, rec_act):
                             vstore_n(s_out, hb + v * L, h, nn)
 
     return njit(**JIT_OPTIONS)(rnn_step)
+
+
+#: ``sync`` slots of the two-thread kernel, one cache line (8 int64) apart
+PUBLISHED, DONE, STARTED, FINISHED = 0, 8, 16, 24
+#: spins (~1 ns each) the leader waits for a follower already working on the same step
+WAIT_SPINS = 4000
+
+
+@lru_cache(maxsize=None)
+def duo_kernel(cell, f32, act, rec_act):
+    """A few rows on two threads: the leader and a follower split the weight panels.
+
+    For small batches the step is bound by reading the recurrent weights; two threads each
+    read half. The *leader* (``role`` 0, the calling thread) owns the result: per step it
+    computes panels ``0 .. split``, then takes the follower's panels from ``F`` if the
+    follower finished that very step (``DONE``), waiting at most ``WAIT_SPINS`` and only if
+    the follower has started it, else computes them itself; then it publishes the step.
+    The *follower* (``role`` 1) computes panels ``split .. nb`` of step ``s`` once step
+    ``s - 1`` is published, into its own ``F`` slot, and reports it only if the leader has
+    not moved on meanwhile. So the leader never waits for a thread the OS has descheduled
+    (it runs at one thread's speed), and the result is the same bits whichever thread
+    computed a panel. Only the leader writes the shared states ``H``/``CS`` and the outputs.
+    LSTM, GRU (``reset_after``) and SimpleRNN; all rows in one tile (``B <= MR``).
+    ``sync`` starts as -2 in ``PUBLISHED``, -1 in ``DONE`` and ``STARTED``, 0 in ``FINISHED``.
+    """
+    nv = panel_vectors(cell)
+
+    def rnn_duo(role, x, P, bias, h0, c0, mask, out, h_fin, c_fin, B, T, D, U, CH,
+                go_backwards, zero_output_for_mask, return_sequences, act_rt, rec_rt,
+                H, CS, F, sync, split):
+        ac = act if act >= 0 else act_rt
+        ra = rec_act if rec_act >= 0 else rec_rt
+        L = vlanes(P)
+        W = 4 * L if cell == SIMPLE_RNN else L
+        NR = nv * L
+        nb = -(-U // W)
+        Up = nb * W
+        K = D + U
+        nf = nb - split                                  # the follower's panels
+        p_first = 0 if role == 0 else split
+        p_count = split if role == 0 else nf
+        XW = np.empty(B * CH * p_count * NR, P.dtype)    # own panels' projection
+        Z = np.empty(MR * NR, P.dtype)
+        ZX = np.empty(MR * NR, P.dtype)
+        scratch = np.empty(L, P.dtype)
+        rec_bias = nb * NR if cell == GRU else 0
+        zero = vsplat(P, 0.0)
+        has_mask = mask.size > 0
+        if role == 1:                                    # ---- the follower
+            s = 0
+            chunk = -CH
+            while True:
+                if atomic_load(sync, FINISHED) != 0:
+                    return
+                pub = atomic_load(sync, PUBLISHED)
+                if pub < s - 1:
+                    continue
+                if pub > s - 1:                          # the leader went ahead alone
+                    s = pub + 1
+                if s >= T:
+                    return
+                atomic_store(sync, STARTED, s)
+                if s >= chunk + CH:
+                    chunk = s
+                    project_chunk(nv, x, P, XW, 0, B, s, min(CH, T - s), CH, T, D, K,
+                                  split, nf, go_backwards)
+                cur = s % 2
+                for j in range(nf):
+                    p = split + j
+                    pb = p * K * NR
+                    tile(nv, H, cur * B * U, U, P, pb + D * NR, NR, U, Z, B)
+                    for i in range(B):
+                        fb = ((cur * B + i) * nf + j) * 2 * W
+                        hb = cur * B * U + i * U + p * W
+                        xb = ((i * CH + s - chunk) * nf + j) * NR
+                        zb = i * NR
+                        n = min(W, U - p * W)
+                        if cell == LSTM:
+                            h, c = _lstm_cell(XW, xb, Z, zb, bias, p * NR,
+                                              vload(CS, cur * B * Up + i * Up + p * W), L, ac,
+                                              ra, f32, scratch)
+                            vstore(F, fb, h)
+                            vstore(F, fb + W, c)
+                        elif cell == GRU:
+                            h = _gru_cell(XW, xb, Z, zb, bias, p * NR, rec_bias + p * NR,
+                                          vload_n(H, hb, n), L, ac, ra, f32, scratch)
+                            vstore(F, fb, h)
+                        else:
+                            for v in range(4):
+                                h = _simple_cell(XW, xb + v * L, Z, zb + v * L, bias,
+                                                 p * NR + v * L, ac, f32, scratch)
+                                vstore(F, fb + v * L, h)
+                if atomic_load(sync, PUBLISHED) == s - 1:
+                    atomic_store(sync, DONE, s)
+                s += 1
+        # ---- the leader
+        prev = np.zeros(B * Up, P.dtype)
+        for i in range(B):
+            for u in range(U):
+                H[i * U + u] = h0[i * U + u]
+                if cell == LSTM:
+                    CS[i * Up + u] = c0[i * U + u]
+        atomic_store(sync, PUBLISHED, -1)                # the initial states are ready
+        for s in range(T):
+            t = T - 1 - s if go_backwards else s
+            cur = s % 2
+            nxt = 1 - cur
+            if s % CH == 0:
+                project_chunk(nv, x, P, XW, 0, B, s, min(CH, T - s), CH, T, D, K, 0, split,
+                              go_backwards)
+            taken = False
+            for p in range(nb):
+                mine = p < split
+                if not mine and p == split:              # the follower's share of step s
+                    if atomic_load(sync, STARTED) == s:
+                        spins = 0
+                        while atomic_load(sync, DONE) < s and spins < WAIT_SPINS:
+                            spins += 1
+                    taken = atomic_load(sync, DONE) == s
+                if mine or not taken:
+                    pb = p * K * NR
+                    tile(nv, H, cur * B * U, U, P, pb + D * NR, NR, U, Z, B)
+                    if not mine:                         # no projection for these panels
+                        tile(nv, x, t * D, T * D, P, pb, NR, D, ZX, B)
+                n = min(W, U - p * W)
+                for i in range(B):
+                    hc = cur * B * U + i * U + p * W
+                    hn = nxt * B * U + i * U + p * W
+                    cc = cur * B * Up + i * Up + p * W
+                    cn = nxt * B * Up + i * Up + p * W
+                    pv = i * Up + p * W
+                    if has_mask and not mask[i * T + t]:          # carry the states
+                        for v in range(W // L):
+                            nn = min(L, n - v * L)
+                            if nn <= 0:
+                                break
+                            vstore_n(H, hn + v * L, vload_n(H, hc + v * L, nn), nn)
+                            if zero_output_for_mask:
+                                vstore(prev, pv + v * L, zero)
+                        if cell == LSTM:
+                            vstore(CS, cn, vload(CS, cc))
+                    elif not mine and taken:                      # the follower's result
+                        fb = ((cur * B + i) * nf + p - split) * 2 * W
+                        for v in range(W // L):
+                            nn = min(L, n - v * L)
+                            if nn <= 0:
+                                break
+                            h = vload(F, fb + v * L)
+                            vstore_n(H, hn + v * L, h, nn)
+                            vstore(prev, pv + v * L, h)
+                        if cell == LSTM:
+                            vstore(CS, cn, vload(F, fb + W))
+                    else:
+                        if mine:
+                            xsrc = XW
+                            xb = ((i * CH + s % CH) * split + p) * NR
+                        else:
+                            xsrc = ZX
+                            xb = i * NR
+                        zb = i * NR
+                        if cell == LSTM:
+                            h, c = _lstm_cell(xsrc, xb, Z, zb, bias, p * NR, vload(CS, cc), L,
+                                              ac, ra, f32, scratch)
+                            vstore(CS, cn, c)
+                            vstore_n(H, hn, h, n)
+                            vstore(prev, pv, h)
+                        elif cell == GRU:
+                            h = _gru_cell(xsrc, xb, Z, zb, bias, p * NR, rec_bias + p * NR,
+                                          vload_n(H, hc, n), L, ac, ra, f32, scratch)
+                            vstore_n(H, hn, h, n)
+                            vstore(prev, pv, h)
+                        else:
+                            for v in range(4):
+                                nn = min(L, n - v * L)
+                                if nn <= 0:
+                                    break
+                                h = _simple_cell(xsrc, xb + v * L, Z, zb + v * L, bias,
+                                                 p * NR + v * L, ac, f32, scratch)
+                                vstore_n(H, hn + v * L, h, nn)
+                                vstore(prev, pv + v * L, h)
+            atomic_store(sync, PUBLISHED, s)
+            if return_sequences:
+                for i in range(B):
+                    ob = (i * T + s) * U
+                    for q in range(0, U, L):
+                        vstore_n(out, ob + q, vload(prev, i * Up + q), min(L, U - q))
+        atomic_store(sync, FINISHED, 1)
+        fin = T % 2
+        for i in range(B):
+            for u in range(U):
+                h_fin[i * U + u] = H[fin * B * U + i * U + u]
+                if cell == LSTM:
+                    c_fin[i * U + u] = CS[fin * B * Up + i * Up + u]
+                if not return_sequences:
+                    out[i * U + u] = prev[i * Up + u]
+
+    return njit(**JIT_OPTIONS)(rnn_duo)

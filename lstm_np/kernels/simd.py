@@ -25,7 +25,7 @@ from numba.extending import intrinsic, models, register_model
 
 __all__ = ["VECTOR_BYTES", "REGISTERS", "lanes", "vload", "vstore", "vload_n", "vstore_n",
            "vbcast", "vsplat", "vfma", "vadd", "vsub", "vmul", "vdiv", "vabs", "vmin", "vmax",
-           "vselect_ge", "vregs", "rget", "rset"]
+           "vselect_ge", "vregs", "rget", "rset", "atomic_load", "atomic_store"]
 
 
 def _host_features():
@@ -403,3 +403,29 @@ def vhmax(typingctx, v):
 
 
 vmaximum = _binary_intrinsic("maximum")    # NaN-propagating
+
+
+@intrinsic
+def atomic_load(typingctx, arr, index):
+    """``arr[index]`` read with acquire ordering (int64 arrays; for flags shared by threads)."""
+    if not (isinstance(arr, types.Array) and arr.dtype == types.int64):
+        return None
+
+    def codegen(context, builder, sig, args):
+        ptr = _element_pointer(context, builder, sig.args[0], args[0], args[1])
+        return builder.load_atomic(ptr, "acquire", 8)
+    return types.int64(arr, index), codegen
+
+
+@intrinsic
+def atomic_store(typingctx, arr, index, value):
+    """``arr[index] = value`` with release ordering (int64 arrays)."""
+    if not (isinstance(arr, types.Array) and arr.dtype == types.int64):
+        return None
+
+    def codegen(context, builder, sig, args):
+        ptr = _element_pointer(context, builder, sig.args[0], args[0], args[1])
+        val = context.cast(builder, args[2], sig.args[2], types.int64)
+        builder.store_atomic(val, ptr, "release", 8)
+        return context.get_dummy_value()
+    return types.void(arr, index, value), codegen
