@@ -40,6 +40,7 @@ import numpy as np
 from .._jit import jit
 from ..activation_grads import _activate_grad
 from ..activations import _activate
+from .linalg import dot
 from .recurrent import (
     GRU_CELL, GRU_RESET_BEFORE_CELL, LSTM_CELL, SIMPLE_RNN_CELL, _kernel_bias,
 )
@@ -59,8 +60,9 @@ def _lstm_step_backward(x_t, kernel, recurrent_kernel, bias, z, states, d_new, a
     that entered it, ``d_new`` (2, B, U) the gradient on the ``[h, c]`` it produced.
     Writes the pre-activation gradient into ``dz`` (B, 4U), which is also the gradient on
     ``x_t @ kernel``; adds into ``d_recurrent_kernel`` (U, 4U) and ``d_bias`` (4U,) or (0,);
-    returns the gradient on ``states`` (2, B, U). ``x_t`` and ``kernel`` are unused (the
-    LSTM needs no input projection in its backward); other cells may need them.
+    returns the gradient on ``states`` (2, B, U). ``recurrent_kernel`` is transposed (4U, U)
+    (:func:`_backward_recurrent`). ``x_t`` and ``kernel`` are unused (the LSTM needs no
+    input projection in its backward); other cells may need them.
     """
     h = states[0]                                           # (B, U)
     c = states[1]                                           # (B, U)
@@ -82,9 +84,9 @@ def _lstm_step_backward(x_t, kernel, recurrent_kernel, bias, z, states, d_new, a
     dz[:, 2 * U:3 * U] = dc * i * _activate_grad(zg, g, act)
     dz[:, 3 * U:] = dh * a * _activate_grad(zo, o, rec_act)
     d_states = np.empty_like(states)                        # (2, B, U)
-    d_states[0] = np.dot(dz, recurrent_kernel.T)            # (B, 4U) @ (4U, U)
+    d_states[0] = dot(dz, recurrent_kernel)               # (B, 4U) @ (4U, U): U.T
     d_states[1] = dc * f
-    d_recurrent_kernel += np.dot(h.T, dz)                   # (U, B) @ (B, 4U)
+    d_recurrent_kernel += dot(h.T, dz)                   # (U, B) @ (B, 4U)
     if bias.shape[0] > 0:
         d_bias += dz.sum(axis=0)                            # (4U,)
     return d_states
@@ -124,12 +126,12 @@ def _gru_step_backward(recurrent_kernel_t, bias, z, states, d_new, act, rec_act,
     d_zr[:, :U] = dh * (h - hh)
     d_rh = d_hh_pre                                         # reset_after=False: below
     if reset_after:
-        inner_h = np.dot(h, recurrent_kernel_t[2 * U:].T)   # (B, U) = h_tm1 U_h
+        inner_h = dot(h, recurrent_kernel_t[2 * U:].T)   # (B, U) = h_tm1 U_h
         if bias.shape[0] > 0:
             inner_h = inner_h + bias[5 * U:]
         d_zr[:, U:] = d_hh_pre * inner_h
     else:
-        d_rh = np.dot(d_hh_pre, recurrent_kernel_t[2 * U:])  # (B, U) grad on r * h_tm1
+        d_rh = dot(d_hh_pre, recurrent_kernel_t[2 * U:])  # (B, U) grad on r * h_tm1
         d_zr[:, U:] = d_rh * h
     d_zr = d_zr * _activate_grad(z[:, :2 * U], zr, rec_act)  # (B, 2U) grad on z_pre, r_pre
     dxw[:, :2 * U] = d_zr
@@ -138,14 +140,14 @@ def _gru_step_backward(recurrent_kernel_t, bias, z, states, d_new, act, rec_act,
     if reset_after:
         d_inner = dxw.copy()                                # (B, 3U) grad on h U + b_rec
         d_inner[:, 2 * U:] = d_hh_pre * r
-        d_states[0] = dh * zg + np.dot(d_inner, recurrent_kernel_t)     # (B, 3U) @ (3U, U)
-        d_recurrent_kernel += np.dot(h.T, d_inner)          # (U, B) @ (B, 3U)
+        d_states[0] = dh * zg + dot(d_inner, recurrent_kernel_t)     # (B, 3U) @ (3U, U)
+        d_recurrent_kernel += dot(h.T, d_inner)          # (U, B) @ (B, 3U)
         if bias.shape[0] > 0:
             d_bias[3 * U:] += d_inner.sum(axis=0)           # recurrent bias (3U,)
     else:
-        d_states[0] = dh * zg + d_rh * r + np.dot(d_zr, recurrent_kernel_t[:2 * U])
-        d_recurrent_kernel[:, :2 * U] += np.dot(h.T, d_zr)  # (U, 2U)
-        d_recurrent_kernel[:, 2 * U:] += np.dot((r * h).T, d_hh_pre)   # (U, U)
+        d_states[0] = dh * zg + d_rh * r + dot(d_zr, recurrent_kernel_t[:2 * U])
+        d_recurrent_kernel[:, :2 * U] += dot(h.T, d_zr)  # (U, 2U)
+        d_recurrent_kernel[:, 2 * U:] += dot((r * h).T, d_hh_pre)   # (U, U)
     return d_states
 
 
@@ -154,14 +156,15 @@ def _simple_rnn_step_backward(recurrent_kernel, z, states, d_new, act, dxw,
                               d_recurrent_kernel):
     """Backward of one SimpleRNN step (``_simple_rnn_step``): ``h = act(z)``,
     ``z = (x_t W + b) + h_tm1 U``. Writes ``dz`` into ``dxw`` (B, U), adds into
-    ``d_recurrent_kernel`` (U, U), returns the gradient on ``states`` (1, B, U)."""
+    ``d_recurrent_kernel`` (U, U), returns the gradient on ``states`` (1, B, U);
+    ``recurrent_kernel`` is transposed (:func:`_backward_recurrent`)."""
     h = states[0]                                           # (B, U)
     y = _activate(z, act)                                   # (B, U) recomputed output
     dz = d_new[0] * _activate_grad(z, y, act)               # (B, U)
     dxw[:, :] = dz
     d_states = np.empty_like(states)
-    d_states[0] = np.dot(dz, recurrent_kernel.T)            # (B, U) @ (U, U)
-    d_recurrent_kernel += np.dot(h.T, dz)
+    d_states[0] = dot(dz, recurrent_kernel)               # (B, U) @ (U, U): U.T
+    d_recurrent_kernel += dot(h.T, dz)
     return d_states
 
 
@@ -178,7 +181,7 @@ def _cell_step_backward(cell, x_t, kernel, recurrent_kernel, bias, z, states, d_
     layout) and into ``d_bias`` (flat, as :func:`_kernel_bias`) what does not come through
     ``dxw``, and return the gradient on ``states`` (S, B, U). The driver turns ``dxw`` into
     ``dx``, ``d_kernel`` and the input-bias gradient. ``recurrent_kernel`` is in the layout
-    of :func:`_backward_recurrent` (transposed for the GRU).
+    of :func:`_backward_recurrent` (transposed).
     """
     if cell == LSTM_CELL:
         return _lstm_step_backward(x_t, kernel, recurrent_kernel, bias, z, states, d_new, act,
@@ -194,11 +197,9 @@ def _cell_step_backward(cell, x_t, kernel, recurrent_kernel, bias, z, states, d_
 
 @jit
 def _backward_recurrent(cell, recurrent_kernel):
-    """The recurrent kernel in the layout the step backward of ``cell`` takes: the GRU's
-    transposed, (3U, U) C-contiguous, so that every gate block is contiguous."""
-    if cell == GRU_CELL or cell == GRU_RESET_BEFORE_CELL:
-        return np.ascontiguousarray(recurrent_kernel.T)
-    return recurrent_kernel
+    """The recurrent kernel in the layout the step backwards take: transposed, (G, U)
+    C-contiguous, so that ``d @ U.T`` and every GRU gate block are contiguous rows."""
+    return np.ascontiguousarray(recurrent_kernel.T)
 
 
 @jit
@@ -254,8 +255,8 @@ def _rnn_backward(cell, x, kernel, recurrent_kernel, bias, zs, history, mask, d_
             d_carry = d_back
         dxw[:, t, :] = dxw_t
     dxw2 = dxw.reshape(B * T, G)                                   # (B*T, G)
-    dx = np.dot(dxw2, kernel.T).reshape(B, T, D)                  # (B, T, D)
-    d_kernel = np.dot(x.reshape(B * T, D).T, dxw2)                # (D, G)
+    dx = dot(dxw2, kernel.T).reshape(B, T, D)                  # (B, T, D)
+    d_kernel = dot(x.reshape(B * T, D).T, dxw2)                # (D, G)
     if cell != LSTM_CELL and bias.shape[0] > 0:        # input bias, added in the projection
         d_bias[:G] += dxw2.sum(axis=0)
     return dx, d_carry, d_kernel, d_recurrent_kernel, d_bias

@@ -44,6 +44,7 @@ import numpy as np
 
 from .._jit import JIT_ENABLED, jit
 from ..activations import SIGMOID, TANH, _act, _activate, _sigmoid_f32, _tanh1, _tanh_f32
+from .linalg import dot
 
 __all__ = ["LSTM_CELL", "GRU_CELL", "GRU_RESET_BEFORE_CELL", "SIMPLE_RNN_CELL", "N_STATES",
            "GATES", "BIAS_BLOCKS", "rnn_forward", "rnn_step", "prepare_step_weights"]
@@ -81,7 +82,7 @@ def _matmul_into(h, recurrent_kernel, acc, limit):
     B, U = h.shape
     G = recurrent_kernel.shape[1]
     if B * U * G > limit:
-        acc[:, :] = np.dot(h, recurrent_kernel)
+        acc[:, :] = dot(h, recurrent_kernel)
         return
     acc[:, :] = 0
     W = recurrent_kernel
@@ -221,7 +222,7 @@ def _gru_step(xw_t, states, recurrent_kernel, bias, act, rec_act, reset_after, z
         if bias.shape[0] > 0:
             inner += bias[3 * U:]
     else:
-        inner = np.dot(h, recurrent_kernel[:2 * U].T)    # (B, 2U)
+        inner = dot(h, recurrent_kernel[:2 * U].T)       # (B, 2U)
     z_out[:, :2 * U] = xw_t[:, :2 * U] + inner[:, :2 * U]
     zr = _activate(z_out[:, :2 * U], rec_act)            # (B, 2U)
     z = zr[:, :U]
@@ -229,7 +230,7 @@ def _gru_step(xw_t, states, recurrent_kernel, bias, act, rec_act, reset_after, z
     if reset_after:
         hh_pre = xw_t[:, 2 * U:] + r * inner[:, 2 * U:]  # (B, U)
     else:
-        hh_pre = xw_t[:, 2 * U:] + np.dot(r * h, recurrent_kernel[2 * U:].T)
+        hh_pre = xw_t[:, 2 * U:] + dot(r * h, recurrent_kernel[2 * U:].T)
     z_out[:, 2 * U:] = hh_pre
     hh = _activate(hh_pre, act)
     new[0] = z * h + (T(1) - z) * hh
