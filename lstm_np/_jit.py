@@ -28,7 +28,8 @@ import threading
 import time
 
 __all__ = ["jit", "Unit", "Kernel", "HAVE_NUMBA", "JIT_ENABLED", "mode", "set_mode", "get", "spent",
-           "trigger", "warmup_wait", "cache_dir", "numba_loaded", "jit_options"]
+           "trigger", "compile_now", "warmup_wait", "cache_dir", "numba_loaded", "jit_options",
+           "use_cache_dir"]
 
 HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 
@@ -98,6 +99,19 @@ def _choose_cache_dir():
         if _writable(candidate):
             return candidate
     return None
+
+
+def use_cache_dir(path):
+    """Cache lstm_np's kernels in ``path`` (before numba is loaded: ``NUMBA_CACHE_DIR`` for
+    this process); refused once numba is loaded with another directory."""
+    path = os.path.abspath(os.fspath(path))
+    if _NUMBA is not None:
+        if _CACHE_DIR != path:
+            raise RuntimeError(f"numba is already loaded with cache directory {_CACHE_DIR!r}; "
+                               f"set the cache directory before the first compiled call")
+        return
+    os.makedirs(path, exist_ok=True)
+    os.environ["NUMBA_CACHE_DIR"] = path
 
 
 def cache_dir():
@@ -339,6 +353,22 @@ def _compile(u, args, key):
         if timer is not None:
             timer.cancel()
     _READY.add(key)
+
+
+def compile_now(u, args):
+    """Compile (or load) unit ``u`` for ``args``' types now, in this thread, whatever the
+    mode but ``off``; returns ``(seconds, from_cache)``."""
+    if _MODE == "off":
+        return 0.0, False
+    key = (id(u), _key_types(args))
+    d = u.dispatcher()
+    hits = sum(d.stats.cache_hits.values()) if hasattr(d, "stats") else 0
+    t0 = time.perf_counter()
+    if key not in _READY:
+        _compile(u, args, key)
+    seconds = time.perf_counter() - t0
+    cached = hasattr(d, "stats") and sum(d.stats.cache_hits.values()) > hits
+    return seconds, cached
 
 
 def warmup_wait(timeout=None):

@@ -202,6 +202,15 @@ class RNNCompute:
             self._packed = (P, bp, W * g)
         return self._packed
 
+    def units(self):
+        """``[(kernel unit, example arguments)]``: every kernel this layer may run."""
+        out = [(self._unit, self._example)]
+        if self._step_unit is not None:
+            out.append((self._step_unit, self._step_example()))
+        if self._duo_unit is not None:
+            out.append((self._duo_unit, self._duo_example()))
+        return out
+
     def kernel_finite(self):
         if self._finite is None:
             self._finite = bool(np.isfinite(self.kernel).all())
@@ -384,6 +393,9 @@ class DenseCompute:
                 bp[:self.bias.size] = self.bias
             self._packed = (P, bp)
         return self._packed
+
+    def units(self):
+        return [(self._unit, self._example)]
 
     def forward(self, x2):
         """``x2`` (M, K) C-contiguous in the kernel's dtype -> (M, N)."""
