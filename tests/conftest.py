@@ -7,6 +7,9 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# The tests run the numba path from the first call (deterministic), unless told otherwise
+# (LSTM_NP_DISABLE_JIT=1 for the pure-NumPy path; tests/test_jit.py covers the auto mode).
+os.environ.setdefault("LSTM_NP_JIT", "eager")
 
 # deadline=None: a numba compile or a Keras model build exceeds hypothesis's 200 ms default.
 _common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow,

@@ -1,8 +1,8 @@
 """The recurrent kernels against the independent oracle in ``tests/naive.py``.
 
-Runs on whichever path is active: the numba one by default, the pure-NumPy one under
-``LSTM_NP_DISABLE_JIT=1`` (CI runs both); ``test_jit_and_pure_paths_agree`` compares the two
-directly in one run.
+Runs on whichever path is active: the numba one by default in the tests (``LSTM_NP_JIT=eager``,
+set by ``conftest.py``), the pure-NumPy one under ``LSTM_NP_DISABLE_JIT=1`` (CI runs both);
+``test_jit_and_pure_paths_agree`` compares the two directly in one run.
 """
 
 import numpy as np
@@ -112,8 +112,7 @@ def test_kernel_bias_length_is_checked(cell):
     G = R.GATES[code] * 2
     bad = np.zeros(G * R.BIAS_BLOCKS[code] + 1)
     with pytest.raises(ValueError, match="does not fit cell"):
-        R.rnn_forward(code, np.zeros((1, 1, 1)), np.zeros((1, G)), np.zeros((2, G)), bad,
-                      np.zeros((1, 1, 2)), np.zeros((0, 0), bool), 1, 2)
+        R._kernel_bias(code, np.zeros((1, G)), bad)
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
@@ -197,25 +196,33 @@ def test_jit_and_pure_paths_agree(tmp_path):
 @pytest.mark.parametrize("cell", CELLS)
 @given(cfg=rnn_configs(max_batch=7))
 def test_batch_split_across_threads_matches_one_thread(cell, cfg):
-    """Rows split across worker threads give the single-thread result (every output, the
-    final states and the ``keep`` cache), whatever the mask and direction, to rounding: a
-    block's own buffers may align differently, which moves the vectorised loops' boundaries
-    and the GRU's BLAS may pick another kernel for fewer rows."""
-    from lstm_np.kernels import recurrent as rec
+    """Rows split across worker threads, or the weight panels split between two threads
+    (small batches), give the single-thread result bit for bit -- every output, the final
+    states and the ``keep`` cache -- whatever the mask and direction: every kernel sums a
+    row in the same order whatever tile, block or thread it is in."""
+    from lstm_np.kernels import dispatch
     weights, x, mask, states = make_cell_data(cell, cfg)
     layer = make_cell_layer(cell, cfg)
     layer.set_weights(weights)
-    run = lambda: layer.forward(x, initial_state=states, mask=mask, keep=True)  # noqa: E731
-    single = run()
+    run = lambda keep: layer.forward(x, initial_state=states, mask=mask, keep=keep)  # noqa: E731
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(rec, "MIN_ROWS_PER_WORKER", 1)
-        m.setattr(rec, "WORKER_MATMUL", 1)
+        m.setattr(dispatch, "DUO_STEPS", 10 ** 9)
+        m.setenv("LSTM_NP_NUM_THREADS", "1")
+        single = run(True)
+        plain = run(False)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(dispatch, "PARALLEL_WORK", 0)
+        m.setattr(dispatch, "DUO_STEPS", 10 ** 9)
         m.setenv("LSTM_NP_NUM_THREADS", "3")
-        assert len(rec.batch_split(cfg["batch"], 1)) == (cfg["batch"] if rec.JIT_ENABLED
-                                                          else 1)
-        split = run()
+        assert len(dispatch.row_blocks(cfg["batch"], 1)) == min(3, cfg["batch"])
+        split = run(True)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(dispatch, "DUO_STEPS", 1)
+        m.setattr(dispatch, "DUO_PANELS", 1)
+        m.setenv("LSTM_NP_NUM_THREADS", "2")
+        duo = run(False)
     for a, b in zip([single[0], single[1], *single[2]], [split[0], split[1], *split[2]]):
-        if a.dtype.kind == "f":
-            assert_close([a], [b], cfg["dtype"], f"{cell} {cfg}")
-        else:
-            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip([plain[0], plain[1]], [duo[0], duo[1]]):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(plain[0], single[0])

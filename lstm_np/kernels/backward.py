@@ -1,6 +1,6 @@
 """Backpropagation through time: one reverse time loop for every cell family.
 
-The mirror of :mod:`lstm_np.kernels.recurrent`. One jitted driver walks the processing
+The mirror of the forward (:mod:`lstm_np.kernels.rnn`). One jitted driver walks the processing
 order backwards and owns everything the forward driver owns — the mask, ``go_backwards``
 and the output carry — and dispatches on the integer ``cell`` code to a per-cell step
 backward in :func:`_cell_step_backward` (LSTM, GRU with ``reset_after`` True or False,
@@ -22,7 +22,7 @@ Gradients follow the forward's ``where`` selections (Keras 3 ``backend/tensorflo
   processing order, as the forward returned it.
 
 Bias: the GRU and SimpleRNN add their input bias to the projection ``x W`` (see
-:mod:`lstm_np.kernels.recurrent`), so its gradient is the sum of ``dxw`` over batch and
+:mod:`lstm_np.kernels.rnn`), so its gradient is the sum of ``dxw`` over batch and
 time, added once by the driver; a step backward adds only what else reaches the bias (the
 LSTM's whole bias, the GRU ``reset_after`` recurrent bias ``b_rec``).
 
@@ -278,7 +278,7 @@ def rnn_backward(cell, d_outputs, d_states, cache, x, kernel, recurrent_kernel, 
         Gradient on the final states (``[h, c]`` for the LSTM, ``[h]`` otherwise); zeros
         when unused.
     cache : tuple ``(zs, history)``
-        From :func:`lstm_np.kernels.recurrent.rnn_forward` with ``keep=True``:
+        From the layer's forward with ``keep=True`` (:mod:`lstm_np.kernels.dispatch`):
         ``zs`` (B, T, G) pre-activations and ``history`` (S, B, T, U) states entering each
         step, both in processing order. For the LSTM that is ``6 B T U`` numbers; the
         backward adds ``4 B T U`` (the pre-activation gradient) and no ``T**2`` term.

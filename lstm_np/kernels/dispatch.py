@@ -141,7 +141,8 @@ def _duo_unit(cell, f32, act, rec_act):
 
 def _rnn_example(dtype):
     f, i, b = _empty(dtype), _empty(np.int32), _empty(np.bool_)
-    return (0, f, i, f, f, f, f, b, f, f, f, 0, 0, 0, 0, 0, 0, False, False, False, 0, 0)
+    return (0, f, i, f, f, f, f, b, f, f, f, 0, 0, 0, 0, 0, 0, False, False, False, 0, 0,
+            False, f, f)
 
 
 def _specialised(code, f32):
@@ -217,20 +218,22 @@ class RNNCompute:
         return self._finite
 
     def forward(self, x, states0, mask=None, go_backwards=False, zero_output_for_mask=False,
-                return_sequences=True):
+                return_sequences=True, keep=False):
         """``(outputs, final_states (S, B, U))`` for ``x`` (B, T, D) C-contiguous in the
-        layer's dtype, ``states0`` (S, B, U), ``mask`` (B, T) bool or None."""
+        layer's dtype, ``states0`` (S, B, U), ``mask`` (B, T) bool or None; with ``keep``
+        also ``(zs (B, T, G), history (S, B, T, U))`` for the backward pass."""
         fn = self._fn or _jit.get(self._unit, self._example)
         if fn is None:
             t0 = time.perf_counter()
             result = rnn_forward_numpy(self.cell, x, self.kernel, self.recurrent_kernel,
                                        self.bias, states0, mask, self.act, self.rec_act,
-                                       go_backwards, zero_output_for_mask, return_sequences)
+                                       go_backwards, zero_output_for_mask, return_sequences,
+                                       keep=keep)
             _jit.spent(time.perf_counter() - t0)
             return result
         self._fn = fn
         return self._forward_jit(fn, x, states0, mask, go_backwards, zero_output_for_mask,
-                                 return_sequences)
+                                 return_sequences, keep)
 
     def _forward_duo(self, x, states0, mask, go_backwards, zero_output_for_mask,
                      return_sequences):
@@ -303,7 +306,7 @@ class RNNCompute:
                 np.zeros((0, 0, 0), self.dtype), 0, 0)
 
     def _forward_jit(self, fn, x, states0, mask, go_backwards, zero_output_for_mask,
-                     return_sequences):
+                     return_sequences, keep=False):
         from .rnn import choose_chunk
         P, bp, NR = self._pack()
         dt = self.dtype
@@ -317,7 +320,7 @@ class RNNCompute:
             xf = x.reshape(-1)
             ids = _empty(np.int32)
         G = self.kernel.shape[1]
-        if self._duo_unit is not None and ids.size == 0:
+        if self._duo_unit is not None and ids.size == 0 and not keep:
             result = self._forward_duo(x, states0, mask, go_backwards, zero_output_for_mask,
                                        return_sequences)
             if result is not None:
@@ -340,14 +343,20 @@ class RNNCompute:
         m = _empty(np.bool_) if mask is None or mask.size == 0 else \
             np.ascontiguousarray(mask, np.bool_).reshape(-1)
         outf, hf, cf = out.reshape(-1), h_fin.reshape(-1), c_fin.reshape(-1)
+        S = 2 if self.cell == LSTM else 1
+        zs = np.empty((B, T, G), dt) if keep else _empty(dt)
+        hist = np.empty((S, B, T, U), dt) if keep else _empty(dt)
         flags = (bool(go_backwards), bool(zero_output_for_mask), bool(return_sequences),
-                 int(self.act), int(self.rec_act))
+                 int(self.act), int(self.rec_act), bool(keep), zs.reshape(-1),
+                 hist.reshape(-1))
 
         def block(r0, r1):
             fn(mode, xf, ids, P, bp, h0, c0, m, outf, hf, cf, r0, r1, T, D, U, CH, *flags)
 
         run_blocks(block, blocks)
         states = np.stack([h_fin, c_fin]) if self.cell == LSTM else h_fin[None]
+        if keep:
+            return out, states, (zs, hist)
         return out, states
 
 

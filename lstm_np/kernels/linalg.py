@@ -1,8 +1,7 @@
 """Matrix products inside jitted code without BLAS.
 
 numba's ``np.dot`` calls BLAS through SciPy; lstm_np does not depend on SciPy, so the
-BPTT kernels (:mod:`lstm_np.kernels.backward`, and the forward that keeps what they need,
-:mod:`lstm_np.kernels.recurrent`) use :func:`dot`. On the pure-NumPy path it *is*
+BPTT kernels (:mod:`lstm_np.kernels.backward`) use :func:`dot`. On the pure-NumPy path it *is*
 ``np.dot``; compiled, it is a loop whose inner loop over a row of ``b`` vectorises.
 """
 import numpy as np

@@ -20,10 +20,11 @@ CHUNK_BYTES = 32 << 20
 
 def rnn_forward_numpy(cell, x, kernel, recurrent_kernel, bias, states0, mask, act, rec_act,
                       go_backwards=False, zero_output_for_mask=False, return_sequences=True,
-                      ids=None):
-    """``(outputs, final_states)`` as :func:`lstm_np.kernels.recurrent.rnn_forward` returns
-    them (no cache). ``ids`` (B, T) replaces ``x``: row ``ids[b, t]`` of the kernel is the
-    projection (an Embedding or one-hot input)."""
+                      ids=None, keep=False):
+    """``(outputs, final_states)``, and with ``keep`` ``(outputs, final_states, (zs,
+    history))`` as the JIT kernel keeps them for the backward pass (see
+    :mod:`lstm_np.kernels.rnn`). ``ids`` (B, T) replaces ``x``: row ``ids[b, t]`` of the
+    kernel is the projection (an Embedding or one-hot input)."""
     B, T = (ids.shape if ids is not None else x.shape[:2])
     U = recurrent_kernel.shape[0]
     dt = kernel.dtype
@@ -43,6 +44,9 @@ def rnn_forward_numpy(cell, x, kernel, recurrent_kernel, bias, states0, mask, ac
     rk_zr = recurrent_kernel[:, :2 * U] if cell == GRU_BEFORE else None
     order = range(T - 1, -1, -1) if go_backwards else range(T)
     xw = None
+    if keep:
+        zs = np.empty((B, T, G), dt)
+        history = np.empty((2 if cell == LSTM else 1, B, T, U), dt)
     for s, t in enumerate(order):
         if s % chunk == 0:                       # the projection of the next chunk
             steps = list(order[s:s + chunk])
@@ -53,11 +57,17 @@ def rnn_forward_numpy(cell, x, kernel, recurrent_kernel, bias, states0, mask, ac
             if cell != LSTM and has_bias:
                 xw += b_in                                       # x W + b_in
         xt = xw[:, s % chunk]
+        if keep:
+            history[0, :, s] = h
+            if cell == LSTM:
+                history[1, :, s] = c
         if cell == LSTM:
             np.dot(h, recurrent_kernel, out=z)
             z += xt                                              # (x W + h U) ...
             if has_bias:
                 z += b_in                                        # ... + b
+            if keep:
+                zs[:, s] = z
             i = _activate_arrays(z[:, :U], rec_act)
             f = _activate_arrays(z[:, U:2 * U], rec_act)
             g = _activate_arrays(z[:, 2 * U:3 * U], act)
@@ -68,15 +78,28 @@ def rnn_forward_numpy(cell, x, kernel, recurrent_kernel, bias, states0, mask, ac
             np.dot(h, recurrent_kernel, out=z)                   # h U
             if b_rec is not None:
                 z += b_rec                                       # inner = h U + b_rec
-            zr = _activate_arrays(xt[:, :2 * U] + z[:, :2 * U], rec_act)
-            hh = _activate_arrays(xt[:, 2 * U:] + zr[:, U:] * z[:, 2 * U:], act)
+            zr_pre = xt[:, :2 * U] + z[:, :2 * U]
+            zr = _activate_arrays(zr_pre, rec_act)
+            hh_pre = xt[:, 2 * U:] + zr[:, U:] * z[:, 2 * U:]
+            hh = _activate_arrays(hh_pre, act)
             h_new = zr[:, :U] * h + (dt.type(1) - zr[:, :U]) * hh
+            if keep:
+                zs[:, s, :2 * U] = zr_pre
+                zs[:, s, 2 * U:] = hh_pre
         elif cell == GRU_BEFORE:
-            zr = _activate_arrays(xt[:, :2 * U] + h @ rk_zr, rec_act)
-            hh = _activate_arrays(xt[:, 2 * U:] + (zr[:, U:] * h) @ rk_h, act)
+            zr_pre = xt[:, :2 * U] + h @ rk_zr
+            zr = _activate_arrays(zr_pre, rec_act)
+            hh_pre = xt[:, 2 * U:] + (zr[:, U:] * h) @ rk_h
+            hh = _activate_arrays(hh_pre, act)
             h_new = zr[:, :U] * h + (dt.type(1) - zr[:, :U]) * hh
+            if keep:
+                zs[:, s, :2 * U] = zr_pre
+                zs[:, s, 2 * U:] = hh_pre
         else:
-            h_new = _activate_arrays(xt + h @ recurrent_kernel, act)   # (x W + b) + h U
+            z_pre = xt + h @ recurrent_kernel                    # (x W + b) + h U
+            h_new = _activate_arrays(z_pre, act)
+            if keep:
+                zs[:, s] = z_pre
         if has_mask:
             m = mask[:, t][:, None]
             h = np.where(m, h_new, h)
@@ -93,4 +116,6 @@ def rnn_forward_numpy(cell, x, kernel, recurrent_kernel, bias, states0, mask, ac
     if not return_sequences:
         outputs = np.array(prev)
     states = np.stack([h, c]) if cell == LSTM else h[None]
+    if keep:
+        return outputs, states, (zs, history)
     return outputs, states

@@ -72,36 +72,40 @@ _INLINE = dict(JIT_OPTIONS, inline="always")
 
 @njit(**_INLINE)
 def _lstm_cell(X, xb, Z, zb, bias, bb, c_old, L, ac, ra, f32, scratch):
-    """``(h, c)`` of ``L`` units: ``z = (x W + h U) + b``; gates i, f, c, o."""
+    """``(h, c, z_i, z_f, z_c, z_o)`` of ``L`` units: ``z = (x W + h U) + b``."""
     zi = vadd(vadd(vload(X, xb), vload(Z, zb)), vload(bias, bb))
     zf = vadd(vadd(vload(X, xb + L), vload(Z, zb + L)), vload(bias, bb + L))
     zg = vadd(vadd(vload(X, xb + 2 * L), vload(Z, zb + 2 * L)), vload(bias, bb + 2 * L))
     zo = vadd(vadd(vload(X, xb + 3 * L), vload(Z, zb + 3 * L)), vload(bias, bb + 3 * L))
     c = vadd(vmul(vact(zf, ra, f32, scratch), c_old),
              vmul(vact(zi, ra, f32, scratch), vact(zg, ac, f32, scratch)))
-    return vmul(vact(zo, ra, f32, scratch), vact(c, ac, f32, scratch)), c
+    return vmul(vact(zo, ra, f32, scratch), vact(c, ac, f32, scratch)), c, zi, zf, zg, zo
 
 
 @njit(**_INLINE)
 def _gru_cell(X, xb, Z, zb, bias, bb, rbb, h_old, L, ac, ra, f32, scratch):
-    """``h`` of ``L`` units, ``reset_after``: ``x_g = x W_g + b_in``, ``inner_g = h U_g +
-    b_rec``; ``hh = act(x_h + r * inner_h)``; ``h = z h_tm1 + (1 - z) hh``."""
+    """``(h, z_pre, r_pre, hh_pre)`` of ``L`` units, ``reset_after``: ``x_g = x W_g + b_in``,
+    ``inner_g = h U_g + b_rec``; ``hh = act(x_h + r * inner_h)``; ``h = z h_tm1 + (1 - z) hh``."""
     xz = vadd(vload(X, xb), vload(bias, bb))
     xr = vadd(vload(X, xb + L), vload(bias, bb + L))
     xh = vadd(vload(X, xb + 2 * L), vload(bias, bb + 2 * L))
     iz = vadd(vload(Z, zb), vload(bias, rbb))
     ir = vadd(vload(Z, zb + L), vload(bias, rbb + L))
     ih = vadd(vload(Z, zb + 2 * L), vload(bias, rbb + 2 * L))
-    z = vact(vadd(xz, iz), ra, f32, scratch)
-    r = vact(vadd(xr, ir), ra, f32, scratch)
-    hh = vact(vadd(xh, vmul(r, ih)), ac, f32, scratch)
-    return vadd(vmul(z, h_old), vmul(vsub(vsplat(Z, 1.0), z), hh))
+    z_pre = vadd(xz, iz)
+    r_pre = vadd(xr, ir)
+    z = vact(z_pre, ra, f32, scratch)
+    r = vact(r_pre, ra, f32, scratch)
+    hh_pre = vadd(xh, vmul(r, ih))
+    hh = vact(hh_pre, ac, f32, scratch)
+    return vadd(vmul(z, h_old), vmul(vsub(vsplat(Z, 1.0), z), hh)), z_pre, r_pre, hh_pre
 
 
 @njit(**_INLINE)
 def _simple_cell(X, xb, Z, zb, bias, bb, ac, f32, scratch):
-    """``h`` of one vector of units: ``act((x W + b) + h U)``."""
-    return vact(vadd(vadd(vload(X, xb), vload(bias, bb)), vload(Z, zb)), ac, f32, scratch)
+    """``(h, z)`` of one vector of units: ``z = (x W + b) + h U``, ``h = act(z)``."""
+    z = vadd(vadd(vload(X, xb), vload(bias, bb)), vload(Z, zb))
+    return vact(z, ac, f32, scratch), z
 
 
 @lru_cache(maxsize=None)
@@ -159,12 +163,16 @@ def rnn_kernel(cell, f32, act, rec_act):
     nv = panel_vectors(cell)
 
     def rnn_rows(mode, x, ids, P, bias, h0, c0, mask, out, h_fin, c_fin, r0, r1, T, D, U,
-                 CH, go_backwards, zero_output_for_mask, return_sequences, act_rt, rec_rt):
+                 CH, go_backwards, zero_output_for_mask, return_sequences, act_rt, rec_rt,
+                 keep, zs, hist):
         """Rows ``r0 .. r1`` through the whole sequence (see the module docstring).
 
         ``P``: flat packed weights ``(nb, D + U, NR)``; ``bias``: flat packed bias
         ``(nb, NR)`` (the GRU with ``reset_after``: input bias then recurrent bias, twice
-        that); ``CH``: timesteps per projection chunk (SPLIT mode).
+        that); ``CH``: timesteps per projection chunk (SPLIT mode). With ``keep``, what
+        the backward pass needs (:mod:`lstm_np.kernels.backward`): ``zs`` (B, T, G) the
+        arguments of the activations in Keras's gate layout (computed for masked steps too)
+        and ``hist`` (S, B, T, U) the states entering each step, in processing order.
         """
         ac = act if act >= 0 else act_rt
         ra = rec_act if rec_act >= 0 else rec_rt
@@ -194,6 +202,8 @@ def rnn_kernel(cell, f32, act, rec_act):
         zero = vsplat(P, 0.0)
         one_v = vsplat(P, 1.0)
         zrow = np.zeros(NR, P.dtype)
+        G = (4 if cell == LSTM else (1 if cell == SIMPLE_RNN else 3)) * U
+        Btot = h0.size // U
         for i in range(rows):
             for u in range(U):
                 A[0, i * lda + XA + u] = h0[(r0 + i) * U + u]
@@ -202,6 +212,13 @@ def rnn_kernel(cell, f32, act, rec_act):
         cur = 0
         for s in range(T):
             t = T - 1 - s if go_backwards else s
+            if keep:                                   # the states entering step s
+                for i in range(rows):
+                    hk = ((r0 + i) * T + s) * U
+                    for u in range(U):
+                        hist[hk + u] = A[cur, i * lda + XA + u]
+                        if cell == LSTM:
+                            hist[(Btot + r0 + i) * T * U + s * U + u] = C[i * Up + u]
             if mode == FUSED:
                 for i in range(rows):
                     xb = ((r0 + i) * T + t) * D
@@ -245,35 +262,55 @@ def rnn_kernel(cell, f32, act, rec_act):
                         else:
                             xsrc = XW
                             xb = ((i * CH + s % CH) * nb + p) * NR
-                        if cell == LSTM and valid:
-                            h, c = _lstm_cell(xsrc, xb, Z, zb, bias, bb, vload(C, cb), L, ac,
-                                              ra, f32, scratch)
-                            vstore(C, cb, c)
-                            vstore_n(An, hb, h, n)
-                            vstore(prev, cb, h)
-                        elif cell == GRU and valid:
-                            h = _gru_cell(xsrc, xb, Z, zb, bias, bb, rec_bias + bb,
-                                          vload_n(Ac, hb, n), L, ac, ra, f32, scratch)
-                            vstore_n(An, hb, h, n)
-                            vstore(prev, cb, h)
-                        elif cell == GRU_BEFORE and valid:
-                            h_old = vload_n(Ac, hb, n)
-                            xz = vadd(vload(xsrc, xb), vload(bias, bb))
-                            xr = vadd(vload(xsrc, xb + L), vload(bias, bb + L))
-                            z = vact(vadd(xz, vload(Z, zb)), ra, f32, scratch)
-                            rr = vact(vadd(xr, vload(Z, zb + L)), ra, f32, scratch)
-                            vstore(ZS, cb, z)
-                            vstore_n(A2, i * U + p * W, vmul(rr, h_old), n)
-                        elif cell == SIMPLE_RNN and valid:
-                            for v in range(4):
-                                nn = min(L, n - v * L)
-                                if nn <= 0:
-                                    break
-                                h = _simple_cell(xsrc, xb + v * L, Z, zb + v * L, bias,
-                                                 bb + v * L, ac, f32, scratch)
-                                vstore_n(An, hb + v * L, h, nn)
-                                vstore(prev, cb + v * L, h)
-                        elif not valid:                 # carry the states
+                        zk = (r * T + s) * G + p * W    # this panel's units in zs
+                        if valid or keep:
+                            if cell == LSTM:
+                                h, c, zi, zf, zg, zo = _lstm_cell(xsrc, xb, Z, zb, bias, bb,
+                                                                  vload(C, cb), L, ac, ra,
+                                                                  f32, scratch)
+                                if keep:
+                                    vstore_n(zs, zk, zi, n)
+                                    vstore_n(zs, zk + U, zf, n)
+                                    vstore_n(zs, zk + 2 * U, zg, n)
+                                    vstore_n(zs, zk + 3 * U, zo, n)
+                                if valid:
+                                    vstore(C, cb, c)
+                                    vstore_n(An, hb, h, n)
+                                    vstore(prev, cb, h)
+                            elif cell == GRU:
+                                h, zp, rp, hp = _gru_cell(xsrc, xb, Z, zb, bias, bb,
+                                                          rec_bias + bb, vload_n(Ac, hb, n), L,
+                                                          ac, ra, f32, scratch)
+                                if keep:
+                                    vstore_n(zs, zk, zp, n)
+                                    vstore_n(zs, zk + U, rp, n)
+                                    vstore_n(zs, zk + 2 * U, hp, n)
+                                if valid:
+                                    vstore_n(An, hb, h, n)
+                                    vstore(prev, cb, h)
+                            elif cell == GRU_BEFORE:    # phase 1: z and r only
+                                zp = vadd(vadd(vload(xsrc, xb), vload(bias, bb)), vload(Z, zb))
+                                rp = vadd(vadd(vload(xsrc, xb + L), vload(bias, bb + L)),
+                                          vload(Z, zb + L))
+                                if keep:
+                                    vstore_n(zs, zk, zp, n)
+                                    vstore_n(zs, zk + U, rp, n)
+                                vstore(ZS, cb, vact(zp, ra, f32, scratch))
+                                vstore_n(A2, i * U + p * W,
+                                         vmul(vact(rp, ra, f32, scratch), vload_n(Ac, hb, n)), n)
+                            else:
+                                for v in range(4):
+                                    nn = min(L, n - v * L)
+                                    if nn <= 0:
+                                        break
+                                    h, zv = _simple_cell(xsrc, xb + v * L, Z, zb + v * L, bias,
+                                                         bb + v * L, ac, f32, scratch)
+                                    if keep:
+                                        vstore_n(zs, zk + v * L, zv, nn)
+                                    if valid:
+                                        vstore_n(An, hb + v * L, h, nn)
+                                        vstore(prev, cb + v * L, h)
+                        if not valid:                   # carry the states
                             for v in range(W // L):
                                 nn = min(L, n - v * L)
                                 if nn <= 0:
@@ -291,7 +328,8 @@ def rnn_kernel(cell, f32, act, rec_act):
                         for ri in range(nrows):
                             i = i0 + ri
                             r = r0 + i
-                            if has_mask and not mask[r * T + t]:
+                            valid = not has_mask or mask[r * T + t]
+                            if not valid and not keep:
                                 continue
                             hb = i * lda + XA + p * W
                             cb = i * Up + p * W
@@ -302,12 +340,15 @@ def rnn_kernel(cell, f32, act, rec_act):
                                 xh = vload(P, pb + row * NR + 2 * L) if row >= 0 else zero
                             else:
                                 xh = vload(XW, ((i * CH + s % CH) * nb + p) * NR + 2 * L)
-                            xh = vadd(xh, vload(bias, p * NR + 2 * L))
-                            hh = vact(vadd(xh, vload(Z, ri * L)), ac, f32, scratch)
-                            z = vload(ZS, cb)
-                            h = vadd(vmul(z, vload_n(Ac, hb, n)), vmul(vsub(one_v, z), hh))
-                            vstore_n(An, hb, h, n)
-                            vstore(prev, cb, h)
+                            hp = vadd(vadd(xh, vload(bias, p * NR + 2 * L)), vload(Z, ri * L))
+                            if keep:
+                                vstore_n(zs, (r * T + s) * G + 2 * U + p * W, hp, n)
+                            if valid:
+                                hh = vact(hp, ac, f32, scratch)
+                                z = vload(ZS, cb)
+                                h = vadd(vmul(z, vload_n(Ac, hb, n)), vmul(vsub(one_v, z), hh))
+                                vstore_n(An, hb, h, n)
+                                vstore(prev, cb, h)
                 if return_sequences:
                     for ri in range(nrows):
                         i = i0 + ri
@@ -383,21 +424,22 @@ def step_kernel(cell, f32, act, rec_act):
                     hb = (i0 + ri) * U + p * W
                     zb = ri * NR
                     if cell == LSTM:
-                        h, c = _lstm_cell(ZX, zb, Z, zb, bias, bb, vload_n(s_in, BU + hb, n), L,
-                                          ac, ra, f32, scratch)
+                        h, c, _, _, _, _ = _lstm_cell(ZX, zb, Z, zb, bias, bb,
+                                                      vload_n(s_in, BU + hb, n), L, ac, ra,
+                                                      f32, scratch)
                         vstore_n(s_out, BU + hb, c, n)
                         vstore_n(s_out, hb, h, n)
                     elif cell == GRU:
-                        h = _gru_cell(ZX, zb, Z, zb, bias, bb, nb * NR + bb,
-                                      vload_n(s_in, hb, n), L, ac, ra, f32, scratch)
+                        h, _, _, _ = _gru_cell(ZX, zb, Z, zb, bias, bb, nb * NR + bb,
+                                               vload_n(s_in, hb, n), L, ac, ra, f32, scratch)
                         vstore_n(s_out, hb, h, n)
                     else:
                         for v in range(4):
                             nn = min(L, n - v * L)
                             if nn <= 0:
                                 break
-                            h = _simple_cell(ZX, zb + v * L, Z, zb + v * L, bias, bb + v * L,
-                                             ac, f32, scratch)
+                            h, _ = _simple_cell(ZX, zb + v * L, Z, zb + v * L, bias,
+                                                bb + v * L, ac, f32, scratch)
                             vstore_n(s_out, hb + v * L, h, nn)
 
     return njit(**JIT_OPTIONS)(rnn_step)
@@ -479,19 +521,20 @@ def duo_kernel(cell, f32, act, rec_act):
                         zb = i * NR
                         n = min(W, U - p * W)
                         if cell == LSTM:
-                            h, c = _lstm_cell(XW, xb, Z, zb, bias, p * NR,
-                                              vload(CS, cur * B * Up + i * Up + p * W), L, ac,
-                                              ra, f32, scratch)
+                            h, c, _, _, _, _ = _lstm_cell(
+                                XW, xb, Z, zb, bias, p * NR,
+                                vload(CS, cur * B * Up + i * Up + p * W), L, ac, ra, f32, scratch)
                             vstore(F, fb, h)
                             vstore(F, fb + W, c)
                         elif cell == GRU:
-                            h = _gru_cell(XW, xb, Z, zb, bias, p * NR, rec_bias + p * NR,
-                                          vload_n(H, hb, n), L, ac, ra, f32, scratch)
+                            h, _, _, _ = _gru_cell(XW, xb, Z, zb, bias, p * NR,
+                                                   rec_bias + p * NR, vload_n(H, hb, n), L, ac,
+                                                   ra, f32, scratch)
                             vstore(F, fb, h)
                         else:
                             for v in range(4):
-                                h = _simple_cell(XW, xb + v * L, Z, zb + v * L, bias,
-                                                 p * NR + v * L, ac, f32, scratch)
+                                h, _ = _simple_cell(XW, xb + v * L, Z, zb + v * L, bias,
+                                                    p * NR + v * L, ac, f32, scratch)
                                 vstore(F, fb + v * L, h)
                 if atomic_load(sync, PUBLISHED) == s - 1:
                     atomic_store(sync, DONE, s)
@@ -562,14 +605,16 @@ def duo_kernel(cell, f32, act, rec_act):
                             xb = i * NR
                         zb = i * NR
                         if cell == LSTM:
-                            h, c = _lstm_cell(xsrc, xb, Z, zb, bias, p * NR, vload(CS, cc), L,
-                                              ac, ra, f32, scratch)
+                            h, c, _, _, _, _ = _lstm_cell(xsrc, xb, Z, zb, bias, p * NR,
+                                                          vload(CS, cc), L, ac, ra, f32,
+                                                          scratch)
                             vstore(CS, cn, c)
                             vstore_n(H, hn, h, n)
                             vstore(prev, pv, h)
                         elif cell == GRU:
-                            h = _gru_cell(xsrc, xb, Z, zb, bias, p * NR, rec_bias + p * NR,
-                                          vload_n(H, hc, n), L, ac, ra, f32, scratch)
+                            h, _, _, _ = _gru_cell(xsrc, xb, Z, zb, bias, p * NR,
+                                                   rec_bias + p * NR, vload_n(H, hc, n), L, ac,
+                                                   ra, f32, scratch)
                             vstore_n(H, hn, h, n)
                             vstore(prev, pv, h)
                         else:
@@ -577,8 +622,8 @@ def duo_kernel(cell, f32, act, rec_act):
                                 nn = min(L, n - v * L)
                                 if nn <= 0:
                                     break
-                                h = _simple_cell(xsrc, xb + v * L, Z, zb + v * L, bias,
-                                                 p * NR + v * L, ac, f32, scratch)
+                                h, _ = _simple_cell(xsrc, xb + v * L, Z, zb + v * L, bias,
+                                                    p * NR + v * L, ac, f32, scratch)
                                 vstore_n(H, hn + v * L, h, nn)
                                 vstore(prev, pv + v * L, h)
             atomic_store(sync, PUBLISHED, s)

@@ -12,7 +12,7 @@ from ..activations import resolve
 from ..errors import (ArgumentError, ConfigError, GradientNotSupported, InputError,
                       UnsupportedKerasFeature)
 from ..kernels.dispatch import RNNCompute
-from ..kernels.recurrent import _kernel_bias, rnn_forward
+from ..kernels.recurrent import _kernel_bias
 
 __all__ = ["RNNLayer"]
 
@@ -253,16 +253,11 @@ class RNNLayer:
         """
         x, mask = self._check_inputs(x, mask)
         states0 = self._initial_states(x.shape[0], initial_state)
-        if keep:   # the BPTT driver keeps what the backward pass needs
-            outputs, states, cache = rnn_forward(
-                self.CELL, x, self.kernel, self.recurrent_kernel, self.bias, states0, mask,
-                self._act, self._rec_act, self.go_backwards, self.zero_output_for_mask,
-                self.return_sequences, keep)
-        else:
-            outputs, states = self.compute().forward(
-                x, states0, mask if mask.size else None, self.go_backwards,
-                self.zero_output_for_mask, self.return_sequences)
-            cache = None
+        result = self.compute().forward(x, states0, mask if mask.size else None,
+                                        self.go_backwards, self.zero_output_for_mask,
+                                        self.return_sequences, keep)
+        outputs, states = result[0], result[1]
+        cache = result[2] if keep else None
         if keep:  # the backward pass also needs the validated input and mask
             cache = (x, mask) + cache
         if self.stateful:
