@@ -166,6 +166,7 @@ def _load_numba():
         def _typeof_unit(val, c):
             return types.Dispatcher(val.dispatcher())
 
+        _announce_compiles(numba)
         _CACHE_DIR = chosen if cache else ""
         _NUMBA = numba
         return numba
@@ -334,24 +335,47 @@ def _background():
                 _IDLE.notify_all()
 
 
+_ANNOUNCE = threading.local()     # the kernel this thread is readying, for the message
+
+
+def _announce_compiles(numba):
+    """Print one line when a compilation (not a cache load: numba's ``numba:compile``
+    event fires only then) has run for a second while readying a kernel."""
+    from numba.core import event
+
+    class Listener(event.Listener):
+        def on_start(self, ev):
+            what = getattr(_ANNOUNCE, "what", None)
+            if what is None or _QUIET or getattr(_ANNOUNCE, "timer", None) is not None:
+                return
+
+            def say():
+                where = cache_dir() or "no cache: nothing writable"
+                print(f"lstm_np: compiling {what} kernels (first use; cached in {where})",
+                      file=sys.stderr, flush=True)
+            timer = threading.Timer(1.0, say)
+            timer.daemon = True
+            timer.start()
+            _ANNOUNCE.timer = timer
+
+        def on_end(self, ev):
+            pass
+
+    event.register("numba:compile", Listener())
+
+
 def _compile(u, args, key):
-    """Compile (or load from the cache) ``u`` for ``args``' types, announcing slow ones."""
-    what = getattr(u, "what", None) or u.name
-    timer = None
-    if not _QUIET:
-        def say():
-            where = cache_dir() or "no cache: nothing writable"
-            print(f"lstm_np: compiling {what} kernels (first use; cached in {where})",
-                  file=sys.stderr, flush=True)
-        timer = threading.Timer(1.0, say)
-        timer.daemon = True
-        timer.start()
+    """Compile (or load from the cache) ``u`` for ``args``' types, announcing slow
+    compilations."""
+    _ANNOUNCE.what = getattr(u, "what", None) or u.name
+    _ANNOUNCE.timer = None
     try:
-        d = u.dispatcher()
-        d.compile(_signature(args))
+        u.dispatcher().compile(_signature(args))
     finally:
+        timer = getattr(_ANNOUNCE, "timer", None)
         if timer is not None:
             timer.cancel()
+        _ANNOUNCE.what = _ANNOUNCE.timer = None
     _READY.add(key)
 
 
