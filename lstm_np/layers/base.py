@@ -328,14 +328,17 @@ class Layer:
         (``None``: no gradient, e.g. integer ids), ``d_call_kwargs`` a dict such as
         ``{"initial_state": [...]}``, ``d_weights`` a list in ``get_weights()`` order.
         """
-        raise GradientNotSupported(f"gradients: layer {self.name!r} of class "
-                                   f"{self.class_name} has no backward pass")
+        raise self._no_backward()
+
+    def _no_backward(self):
+        return GradientNotSupported(f"gradients: layer {self.name!r} of class "
+                                    f"{self.class_name} has no backward pass")
 
     def check_backward(self):
         """Raise ``GradientNotSupported`` unless this layer and its sublayers have a
         backward pass (checked before a gradient computes anything)."""
         if type(self).tape_backward is Layer.tape_backward:
-            self.tape_backward(None, None)
+            raise self._no_backward()
         for sub in self.sublayers:
             sub.check_backward()
 
