@@ -221,8 +221,10 @@ class Layer:
             w for s in self.sublayers for w in s.get_weights()]
 
     def _weights_description(self):
-        return "; ".join([", ".join(self.weight_names)] * bool(self.weight_names) + [
-            f"{s.name}: {s._weights_description()}" for s in self.sublayers])
+        """``kernel, bias`` for a layer; its sublayers' after their names."""
+        parts = [", ".join(self.weight_names)] if self.weight_names else []
+        parts += [f"{s.name}: {s._weights_description()}" for s in self.sublayers]
+        return "; ".join(parts)
 
     def set_weights(self, weights):
         """Set the weights from a list in Keras ``get_weights()`` order."""
