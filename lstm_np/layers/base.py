@@ -145,8 +145,8 @@ class Layer:
     weight_names = ()
     #: Wrapped layers, whose weights follow the layer's own (overridden by wrappers).
     sublayers = ()
-    #: Keras config keys (besides the ones the layer declares) that can be its nested layers'
-    #: configs: the registry builds those before ``from_config`` sees them.
+    #: Config keys holding nested layer configs (a wrapper's ``"layer"``): the registry
+    #: builds those layers before ``from_config`` sees the config (layers never import it).
     sublayer_config_keys = ()
     #: ``stateful`` layers keep ``states`` across calls until ``reset_states()``.
     stateful = False

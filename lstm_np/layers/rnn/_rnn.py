@@ -32,6 +32,16 @@ class RecurrentLayer(Layer):
     call_kwargs = ("initial_state",)
     n_sequence_outputs = 1     # Bidirectional(merge_mode=None) has two
 
+    def __init__(self, return_sequences=False, return_state=False, go_backwards=False,
+                 stateful=False, zero_output_for_mask=False, **kwargs):
+        """Keras ``RNN``'s options, then the ``Layer`` arguments."""
+        super().__init__(**kwargs)
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        self.stateful = bool(stateful)
+        self.zero_output_for_mask = bool(zero_output_for_mask)
+
     @property
     def output_width(self):
         """Features of each sequence output."""
@@ -85,7 +95,10 @@ class RNNLayer(RecurrentLayer):
                  use_bias=True, return_sequences=False, return_state=False,
                  go_backwards=False, stateful=False, zero_output_for_mask=False,
                  time_major=False, dtype="float32", keras_version=3, name=None, **kwargs):
-        super().__init__(name=name or type(self).__name__.lower(), dtype=dtype,
+        super().__init__(return_sequences=return_sequences, return_state=return_state,
+                         go_backwards=go_backwards, stateful=stateful,
+                         zero_output_for_mask=zero_output_for_mask,
+                         name=name or type(self).__name__.lower(), dtype=dtype,
                          keras_version=keras_version, **kwargs)
         if time_major:
             self._fail("time_major=True is not supported")
@@ -98,11 +111,6 @@ class RNNLayer(RecurrentLayer):
         self._rec_act = resolve(recurrent_activation, self.keras_version,
                                 f"{self.label} recurrent_activation")
         self.use_bias = bool(use_bias)
-        self.return_sequences = bool(return_sequences)
-        self.return_state = bool(return_state)
-        self.go_backwards = bool(go_backwards)
-        self.stateful = bool(stateful)
-        self.zero_output_for_mask = bool(zero_output_for_mask)
         self.kernel = self.recurrent_kernel = self.bias = None
         self._compute = None        # the weights prepared for the kernels (RNNCompute)
         self.states = None   # (S, B, U) stored states of a stateful layer

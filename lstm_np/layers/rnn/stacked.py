@@ -86,7 +86,10 @@ class StackedRNN(RecurrentLayer):
     def __init__(self, cells, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, zero_output_for_mask=False, name=None):
         cells = list(cells)
-        super().__init__(name=name or "rnn", dtype=None)
+        super().__init__(return_sequences=return_sequences, return_state=return_state,
+                         go_backwards=go_backwards, stateful=stateful,
+                         zero_output_for_mask=zero_output_for_mask, name=name or "rnn",
+                         dtype=None)
         if not cells:
             self._fail("StackedRNNCells has no cells")
         for cell in cells:
@@ -95,11 +98,6 @@ class StackedRNN(RecurrentLayer):
         if len({np.dtype(c.dtype) for c in cells}) != 1:
             self._fail("stacked cells of different dtypes are not supported")
         self.cells = cells
-        self.return_sequences = bool(return_sequences)
-        self.return_state = bool(return_state)
-        self.go_backwards = bool(go_backwards)
-        self.stateful = bool(stateful)
-        self.zero_output_for_mask = bool(zero_output_for_mask)
         self.dtype = cells[0].dtype
         for k, cell in enumerate(cells):
             last = k == len(cells) - 1
