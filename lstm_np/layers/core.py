@@ -28,7 +28,8 @@ class InputLayer(Layer):
                  batch_size=None, input_tensor=None, **kwargs):
         name = name or default_name("InputLayer")
         if sparse or ragged:
-            raise UnsupportedKerasFeature(f"InputLayer {name!r}: sparse/ragged inputs are not supported")
+            raise UnsupportedKerasFeature(f"InputLayer {name!r}: sparse/ragged inputs are not "
+                                          f"supported")
         if optional:
             raise UnsupportedKerasFeature(f"InputLayer {name!r}: optional=True is not supported")
         shape_ = batch_shape if batch_shape is not None else batch_input_shape
@@ -149,7 +150,8 @@ class Embedding(Layer):
     def _check_weights(self):
         if self.embeddings.shape != (self.input_dim, self.output_dim):
             raise InputError(f"{self.label}: embeddings must have shape "
-                             f"{(self.input_dim, self.output_dim)}; received {self.embeddings.shape}")
+                             f"{(self.input_dim, self.output_dim)}; "
+                             f"received {self.embeddings.shape}")
 
     def call(self, inputs, mask=None):
         ids = np.asarray(inputs).astype(np.int32)
