@@ -7,108 +7,45 @@ follow Keras 3.15 (``Layer.compute_mask`` of each layer). The graph, with every 
 config, is plain JSON (``get_config()``), which the ``.npz`` format stores.
 """
 import os
+from contextlib import contextmanager
 
 import numpy as np
 
+from . import gradients
 from .errors import ArgumentError, ConfigError, InputError, LstmNpError
-from .layers._rnn import RNNLayer
-from .layers.core import InputLayer
-from .layers.ops import KerasOp
-from .layers.stacked import StackedRNN
-from .layers.wrappers import Bidirectional, TimeDistributed, rnn_apply, rnn_output_shapes
+from .layers.base import Layer
+from .npz_format import save_npz
 
-__all__ = ["Model", "apply_layer", "layer_output_shapes", "takes_mask"]
+__all__ = ["Model"]
 
 
-def takes_mask(layer):
-    """Whether the layer's Keras ``call`` has a ``mask`` argument (RNNs, ``Bidirectional``,
-    ``TimeDistributed``, ``Softmax``): the layers a ``mask=`` call argument can reach."""
-    return isinstance(layer, (RNNLayer, Bidirectional, StackedRNN, TimeDistributed)) or \
-        getattr(layer, "uses_mask", False)
-
-
-def takes_initial_state(layer):
-    return isinstance(layer, (RNNLayer, Bidirectional, StackedRNN))
-
-
-def apply_layer(layer, inputs, mask=None, initial_state=None, mask_in_call=True):
-    """Call any supported layer; returns ``(outputs, masks)`` as lists.
-
-    ``mask_in_call=False`` propagates ``mask`` to the outputs without giving it to the
-    layer's computation (Keras 3 does not auto-fill the ``mask`` argument of a call that
-    receives ``initial_state`` tensors: ``Layer.__call__`` step 6).
-    """
-    call_mask = mask if mask_in_call else None
-    if isinstance(layer, RNNLayer):
-        outs, _ = rnn_apply(layer, inputs, call_mask, initial_state)
-        masks = [mask if layer.return_sequences else None] + [None] * (len(outs) - 1)
-        return outs, masks
-    if isinstance(layer, Bidirectional):
-        outs, _ = layer.apply(inputs, call_mask, initial_state)
-        n_y = 2 if layer.merge_mode is None else 1
-        out_mask = mask if layer.return_sequences else None
-        return outs, [out_mask] * n_y + [None] * (len(outs) - n_y)
-    if isinstance(layer, StackedRNN):
-        outs, _ = layer.apply(inputs, call_mask, initial_state)
-        return outs, [mask if layer.return_sequences else None] + [None] * (len(outs) - 1)
-    if initial_state is not None:
-        raise ConfigError(f"{layer.class_name} {layer.name!r} does not take initial_state")
-    if isinstance(layer, TimeDistributed):
-        return layer.apply(inputs, mask)
-    y = layer.call(inputs, mask if getattr(layer, "uses_mask", False) else None)
-    return [y], [layer.compute_mask(inputs, mask)]
-
-
-def layer_output_shapes(layer, input_shape):
-    """Output shapes (list, ``None`` for unknown dimensions) for ``input_shape``."""
-    if isinstance(layer, RNNLayer):
-        return rnn_output_shapes(layer, input_shape)
-    if isinstance(layer, (Bidirectional, TimeDistributed, StackedRNN)):
-        return layer.output_shapes(input_shape)
-    return [layer.output_shape(input_shape)]
-
-
-def n_outputs(layer):
-    if isinstance(layer, RNNLayer):
-        return 1 + (len(layer.STATE_NAMES) if layer.return_state else 0)
-    if isinstance(layer, StackedRNN):
-        return layer.n_outputs()
-    if isinstance(layer, Bidirectional):
-        states = len(layer.forward_layer.STATE_NAMES) if layer.return_state else 0
-        return (2 if layer.merge_mode is None else 1) + 2 * states
-    return 1
-
-
-def class_name(layer):
-    return getattr(layer, "class_name", type(layer).__name__)
-
-
-def _is_ref(x):
+def is_ref(x):
+    """A tensor reference ``[node index, output index]``."""
     return isinstance(x, (list, tuple)) and len(x) == 2 and all(
         isinstance(v, (int, np.integer)) for v in x)
 
 
 def node_inputs(node, values, masks):
-    """The tensors a graph node consumes: ``(x, mask, initial_state or None, call_mask)``.
+    """The tensors a graph node consumes: ``(x, mask, call_kwargs, mask_in_call)``.
 
     ``values[k][j]`` / ``masks[k][j]`` hold output ``j`` of node ``k``; ``node["args"]`` is one
     ``[k, j]`` reference or a list of them (merge layers). An explicit ``node["mask"]``
     reference (a ``mask=`` call argument) replaces the input's own mask, both for the call
-    and for the output masks (Keras's ``previous_mask``); ``call_mask`` false means the
+    and for the output masks (Keras's ``previous_mask``); ``mask_in_call`` false means the
     call does not receive the mask (Keras 3 with ``initial_state`` and no ``mask=``).
     """
     args = node["args"]
-    if _is_ref(args):
+    if is_ref(args):
         x, m = values[args[0]][args[1]], masks[args[0]][args[1]]
     else:
         x = [values[r[0]][r[1]] for r in args]
         m = [masks[r[0]][r[1]] for r in args]
     init = node.get("initial_state")
-    init = [values[r[0]][r[1]] for r in init] if init else None
+    kwargs = {"initial_state": [values[r[0]][r[1]] for r in init]} if init else {}
     explicit = node.get("mask")
     if explicit is not None:
-        return x, values[explicit[0]][explicit[1]], init, True
-    return x, m, init, node.get("call_mask", True)
+        return x, values[explicit[0]][explicit[1]], kwargs, True
+    return x, m, kwargs, node.get("call_mask", True)
 
 
 class Model:
@@ -125,7 +62,8 @@ class Model:
         (it replaces the input's mask for the call and the output masks); ``call_mask``
         false: the layer's computation does not receive its input's mask, which still
         propagates. Input nodes have ``args=None`` and an ``InputLayer``; Keras 3 ops
-        (:class:`~lstm_np.layers.ops.KerasOp`) are nodes too.
+        (:class:`~lstm_np.layers.ops.KerasOp`) are nodes too. Layers are called only through
+        the layer protocol (:mod:`lstm_np.layers.base`).
     inputs : list of ref
     outputs : ref, list of refs or dict of refs (Keras's output structure)
     name : str
@@ -143,7 +81,7 @@ class Model:
                                     f"{type(value).__name__}")
         if not all(isinstance(n, dict) for n in nodes):
             raise ArgumentError("Model: nodes must be dicts {'layer', 'args', ...}")
-        if not all(isinstance(getattr(la, "name", None), str) for la in layers):
+        if not all(isinstance(la, Layer) and isinstance(la.name, str) for la in layers):
             raise ArgumentError("Model: every layer must be an lstm_np layer with a name")
         self.layers = list(layers)
         self._by_name = {}
@@ -158,12 +96,10 @@ class Model:
             for ref in self._refs(node):
                 self._check_ref(ref, k, f"node {k} ({node['layer']})")
             layer = self._by_name[node["layer"]]
-            if node.get("mask") is not None and not takes_mask(layer):
-                raise ConfigError(f"node {k}: {class_name(layer)} {layer.name!r} does not "
-                                  f"take a mask argument")
-            if node.get("initial_state") and not takes_initial_state(layer):
-                raise ConfigError(f"node {k}: {class_name(layer)} {layer.name!r} does not "
-                                  f"take initial_state")
+            if node.get("mask") is not None and not layer.call_takes_mask:
+                raise ConfigError(f"node {k}: {layer.label} does not take a mask argument")
+            if node.get("initial_state") and "initial_state" not in layer.call_kwargs:
+                raise ConfigError(f"node {k}: {layer.label} does not take initial_state")
         self.inputs = [list(r) for r in inputs]
         self.outputs = outputs
         for ref in self.inputs + self._output_refs():
@@ -183,16 +119,25 @@ class Model:
               and all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in ref)
               and 0 <= ref[0] < limit)
         if ok:
-            ok = 0 <= ref[1] < n_outputs(self._by_name[self.nodes[ref[0]]["layer"]])
+            ok = 0 <= ref[1] < self._by_name[self.nodes[ref[0]]["layer"]].n_outputs
         if not ok:
             raise ConfigError(f"{what} uses tensor {ref!r} that is not computed before it")
+
+    @staticmethod
+    def arg_refs(node):
+        """``(refs, is_list)``: a node's input references, and whether its layer receives a
+        list (merge layers, ops) rather than one tensor; ``([], False)`` for input nodes."""
+        args = node.get("args")
+        if args is None:
+            return [], False
+        return ([args], False) if is_ref(args) else (list(args), True)
 
     @staticmethod
     def _refs(node):
         args = node.get("args")
         refs = []
         if args is not None:
-            refs += [args] if _is_ref(args) or not isinstance(args, (list, tuple)) else list(args)
+            refs += [args] if is_ref(args) or not isinstance(args, (list, tuple)) else list(args)
         init = node.get("initial_state") or []
         refs += list(init) if isinstance(init, (list, tuple)) else [init]
         if node.get("mask") is not None:
@@ -211,7 +156,7 @@ class Model:
         out = self.outputs
         if isinstance(out, dict):
             return list(out.values())
-        return [out] if _is_ref(out) else list(out)
+        return [out] if is_ref(out) else list(out)
 
     # ---------------------------------------------------------------- running
     def _standardize(self, x):
@@ -257,31 +202,33 @@ class Model:
     def _input_shape(self, k):
         return self.get_layer(self.input_names[k]).batch_shape
 
-    def _run(self, xs):
-        values, masks = [], []
+    def _run(self, xs, keep=False):
+        """Run the graph on standardized inputs: per node, the lists of its output values,
+        masks and (with ``keep``, for :mod:`lstm_np.gradients`) its layer's tape cache."""
+        values, masks, caches = [], [], []
         input_of = {r[0]: xs[k] for k, r in enumerate(self.inputs)}
         for k, node in enumerate(self.nodes):
             layer = self._by_name[node["layer"]]
-            args = node.get("args")
-            if args is None:
+            if node.get("args") is None:
                 if k not in input_of:
                     raise ConfigError(f"input node {node['layer']!r} is not a model input")
-                try:
-                    outs, ms = [layer.call(input_of[k])], [None]
-                except LstmNpError:
-                    raise
-                except (ValueError, TypeError, IndexError) as exc:
-                    raise InputError(str(exc)) from exc
+                x, mask, kwargs, in_call = input_of[k], None, {}, True
             else:
-                x, m, init, call_mask = node_inputs(node, values, masks)
-                try:
-                    outs, ms = apply_layer(layer, x, m, init, mask_in_call=call_mask)
-                except LstmNpError:
-                    raise
-                except (ValueError, TypeError, IndexError) as exc:   # shapes that do not fit
-                    raise InputError(str(exc)) from exc
+                x, mask, kwargs, in_call = node_inputs(node, values, masks)
+            try:
+                outs, ms, cache = layer.apply(x, mask, mask_in_call=in_call, keep=keep,
+                                              **kwargs)
+            except LstmNpError:
+                raise
+            except (ValueError, TypeError, IndexError) as exc:   # shapes that do not fit
+                raise InputError(str(exc)) from exc
             values.append(outs)
             masks.append(ms)
+            caches.append(cache)
+        return values, masks, caches
+
+    def _outputs(self, xs):
+        values, _, _ = self._run(xs)
         return [values[r[0]][r[1]] for r in self._output_refs()]
 
     def __call__(self, x, training=None, mask=None, **kwargs):
@@ -292,7 +239,7 @@ class Model:
         if mask is not None:
             raise ArgumentError("Model.__call__: mask= is not supported; feed the mask as a "
                                 "model input")
-        return self._structure(self._run(self._standardize(x)))
+        return self._structure(self._outputs(self._standardize(x)))
 
     def predict(self, x, batch_size=None, verbose=0, **kwargs):
         """Keras ``Model.predict``: runs batches of ``batch_size`` (default 32) in order.
@@ -319,7 +266,7 @@ class Model:
         chunks = []
         for s in range(0, n, bs):
             try:
-                chunks.append(self._run([v[s:s + bs] for v in xs]))
+                chunks.append(self._outputs([v[s:s + bs] for v in xs]))
             except InputError as exc:
                 if n <= bs:
                     raise
@@ -332,18 +279,20 @@ class Model:
 
     def _empty_outputs(self, xs):
         """Outputs for a batch of 0: run one zero sample (states restored), keep 0 rows."""
-        holders = []
-        for layer in self.layers:
-            holders += [layer] + [getattr(layer, a) for a in ("forward_layer", "backward_layer",
-                                                              "layer") if hasattr(layer, a)]
-            holders += list(getattr(layer, "cells", ()))   # StackedRNN
-        saved = [(h, h.states) for h in holders if hasattr(h, "states")]
-        try:
-            outs = self._run([np.zeros((1,) + v.shape[1:], v.dtype) for v in xs])
-        finally:
-            for h, st in saved:
-                h.states = st
+        with self.preserved_states():
+            outs = self._outputs([np.zeros((1,) + v.shape[1:], v.dtype) for v in xs])
         return [np.asarray(o)[:0] for o in outs]
+
+    @contextmanager
+    def preserved_states(self):
+        """Run something that must leave every layer's (and sublayer's) states as they were."""
+        saved = [(la, None if la.states is None else np.copy(la.states))
+                 for top in self.layers for la in top.flatten_layers()]
+        try:
+            yield
+        finally:
+            for la, states in saved:
+                la.states = states
 
     def _structure(self, outs):
         outs = [np.asarray(o) for o in outs]
@@ -354,9 +303,8 @@ class Model:
     def reset_states(self):
         """Zero the states of every stateful layer."""
         for layer in self.layers:
-            reset = getattr(layer, "reset_states", None)
-            if reset is not None and getattr(layer, "stateful", False):
-                reset()
+            if layer.stateful:
+                layer.reset_states()
 
     # -------------------------------------------------------------- weights, io
     def get_weights(self):
@@ -370,14 +318,12 @@ class Model:
         return {
             "name": self.name, "keras_version": self.keras_version,
             "sequential": self.sequential,
-            "layers": [{"class_name": getattr(la, "config_class_name", class_name(la)),
-                        "config": la.get_config()} for la in self.layers],
+            "layers": [la.serialize() for la in self.layers],
             "nodes": self.nodes, "inputs": self.inputs, "outputs": self.outputs,
         }
 
     def save(self, path):
         """Save to lstm_np's portable ``.npz`` format (read back with ``lstm_np.load``)."""
-        from .io.npz import save_npz
         if not isinstance(path, (str, bytes, os.PathLike)) and not hasattr(path, "write"):
             raise ArgumentError(f"save expects a path or a binary file object; received "
                                 f"{type(path).__name__}")
@@ -398,7 +344,7 @@ class Model:
         outs = [shapes[r[0]][r[1]] for r in self._output_refs()]
         if isinstance(self.outputs, dict):
             return dict(zip(self.outputs, outs))
-        return outs[0] if _is_ref(self.outputs) else outs
+        return outs[0] if is_ref(self.outputs) else outs
 
     @property
     def output_names(self):
@@ -420,16 +366,16 @@ class Model:
             layer = self._by_name[node["layer"]]
             args = node.get("args")
             if args is None:
-                shapes.append([layer.output_shape()])
+                shapes.append(layer.output_shapes(None))
                 continue
-            if _is_ref(args):
+            if is_ref(args):
                 s = shapes[args[0]][args[1]]
             else:
                 s = [shapes[r[0]][r[1]] for r in args]
             try:
-                shapes.append(layer_output_shapes(layer, s))
+                shapes.append(layer.output_shapes(s))
             except Exception:   # unknown rank: summary shows '?'
-                shapes.append([None] * n_outputs(layer))
+                shapes.append([None] * layer.n_outputs)
         return shapes
 
     def summary(self, print_fn=print, line_length=None):
@@ -448,7 +394,7 @@ class Model:
             text = ", ".join("?" if s is None else _fmt_shape(s) for s in out)
             if len(out) > 1:
                 text = f"[{text}]"
-            row = [f"{layer.name} ({class_name(layer)})", text, f"{layer.count_params():,}"]
+            row = [f"{layer.name} ({layer.class_name})", text, f"{layer.count_params():,}"]
             if not self.sequential:
                 node = self.nodes[k] if k is not None else {}
                 srcs = self._refs(node) if k is not None else []
@@ -485,12 +431,12 @@ class Model:
     def _summary_layers(self):
         """The layers ``summary()`` lists: all but a Sequential's input layer (Keras 3 also
         lists the ops of a functional graph; ``model.layers`` in Keras omits them)."""
-        return [la for la in self.layers
-                if not (self.sequential and isinstance(la, InputLayer))]
+        inputs = set(self.input_names) if self.sequential else set()
+        return [la for la in self.layers if la.name not in inputs]
 
     def __repr__(self):
         shown = self._summary_layers()
-        ops = sum(isinstance(la, KerasOp) for la in shown)
+        ops = sum(la.is_op for la in shown)
         extra = f" and {ops} op{'s' if ops != 1 else ''}" if ops else ""
         n = len(shown) - ops
         return f"<lstm_np.Model {self.name!r}: {n} layer{'s' if n != 1 else ''}{extra}>"
@@ -506,8 +452,7 @@ class Model:
         and ``"outputs"`` (as :meth:`__call__`). Supported layers and semantics:
         :mod:`lstm_np.gradients`; any other layer raises ``NotImplementedError``.
         """
-        from .gradients import model_gradients
-        return model_gradients(self, x, d_outputs)
+        return gradients.model_gradients(self, x, d_outputs)
 
     def input_gradients(self, x, output_index=0, class_index=None):
         """Saliency: ``d output[..., class] / d input`` per sample.
@@ -516,8 +461,7 @@ class Model:
         class. A sequence output (B, T, C) is read at its last timestep. Returns x's
         structure (``None`` for integer inputs).
         """
-        from .gradients import input_gradients
-        return input_gradients(self, x, output_index, class_index)
+        return gradients.input_gradients(self, x, output_index, class_index)
 
 
 def _no_kwargs(what, kwargs, accepted):

@@ -120,15 +120,8 @@ class VerifyReport:
 # ------------------------------------------------------------------ inputs
 def _consumers(model, node_index):
     """Layers called directly on the tensor of input node ``node_index``."""
-    out = []
-    for node in model.nodes:
-        args = node.get("args")
-        if args is None:
-            continue
-        refs = [args] if (len(args) == 2 and all(isinstance(v, int) for v in args)) else args
-        if any(list(r)[0] == node_index for r in refs):
-            out.append(model.get_layer(node["layer"]))
-    return out
+    return [model.get_layer(node["layer"]) for node in model.nodes
+            if any(r[0] == node_index for r in model.arg_refs(node)[0])]
 
 
 def _masks(model):

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import lstm_np as ln
-from lstm_np.layers import core as C
-from lstm_np.layers.wrappers import Bidirectional, TimeDistributed
+from lstm_np import layers as C
+from lstm_np.layers import Bidirectional, TimeDistributed
 
 TOL32 = 1e-5
 

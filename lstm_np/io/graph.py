@@ -3,17 +3,10 @@
 Shared by every route. ``weights_of(name, entry, index)`` is supplied by the route and
 returns the layer's weight arrays in Keras ``get_weights()`` order.
 """
-import numpy as np
-
 from ..errors import LoadError, UnsupportedKerasFeature
-from ..layers._rnn import RNNLayer
-from ..layers.core import InputLayer
-from ..layers.ops import KerasOp
-from ..layers.stacked import StackedRNN
-from ..layers.wrappers import Bidirectional
-from ..model import Model, class_name, n_outputs, takes_mask
-from .registry import (_REFUSED, build_layer, convert_cudnn_gru_weights,
-                       convert_cudnn_lstm_weights)
+from ..layers import InputLayer, KerasOp
+from ..model import Model
+from .registry import REFUSED, build_layer
 
 __all__ = ["model_from_keras_config", "keras_major", "snake_case"]
 
@@ -55,7 +48,7 @@ def model_from_keras_config(model_config, keras_version, weights_of):
             f"model class {cls!r} is not supported (only Sequential and Functional models; "
             f"subclassed models have no config to rebuild from)")
     entries = [e for e in cfg["layers"] if not _is_op(e, keras_version)]
-    keras_layers = [la for la in layers if not isinstance(la, KerasOp)]
+    keras_layers = [la for la in layers if not la.is_op]
     for index, (layer, entry) in enumerate(zip(keras_layers, entries_for(keras_layers, entries))):
         _set_weights(layer, entry, weights_of(layer.name, entry, index))
     return Model(layers, nodes, inputs, outputs, name=cfg.get("name", "model"),
@@ -72,52 +65,18 @@ def _entry_name(entry):
     return entry.get("name") or (entry.get("config") or {}).get("name")
 
 
-def _expected_weight_count(layer):
-    if isinstance(layer, RNNLayer):
-        return 3 if layer.use_bias else 2
-    if isinstance(layer, StackedRNN):
-        return layer.n_weights()
-    if isinstance(layer, Bidirectional):
-        return _expected_weight_count(layer.forward_layer) + _expected_weight_count(
-            layer.backward_layer)
-    inner = getattr(layer, "layer", None)
-    if inner is not None:
-        return _expected_weight_count(inner)
-    return len(getattr(layer, "weight_names", ()))
-
-
-def _maybe_cudnn(layer, weights):
-    """Convert Keras 2 CuDNNLSTM (bias of 8U) / CuDNNGRU (bias of 6U) weights into the
-    canonical layout, as tf-keras ``_convert_rnn_weights`` does when loading an ``.h5``."""
-    if not isinstance(layer, RNNLayer) or len(weights) != 3:
-        return weights
-    kind, bias = type(layer).__name__, np.shape(weights[2])
-    if kind == "LSTM" and bias == (8 * layer.units,):
-        return convert_cudnn_lstm_weights(weights)
-    if kind == "GRU" and layer.reset_after and bias == (6 * layer.units,):
-        return convert_cudnn_gru_weights(weights)
-    return weights
-
-
 def _set_weights(layer, entry, weights):
-    expected = _expected_weight_count(layer)
+    expected = layer.n_weights
     weights = list(weights or [])
-    cls = getattr(layer, "class_name", type(layer).__name__)
     if len(weights) != expected:
-        raise LoadError(f"layer {layer.name!r} ({cls}): expected {expected} weight arrays, "
-                        f"found {len(weights)} in the file")
+        raise LoadError(f"layer {layer.name!r} ({layer.class_name}): expected {expected} "
+                        f"weight arrays, found {len(weights)} in the file")
     if not expected:
         return
     try:
-        if isinstance(layer, Bidirectional):
-            n = _expected_weight_count(layer.forward_layer)
-            weights = _maybe_cudnn(layer.forward_layer, weights[:n]) + _maybe_cudnn(
-                layer.backward_layer, weights[n:])
-        else:
-            weights = _maybe_cudnn(layer, weights)
-        layer.set_weights(weights)
+        layer.set_weights(layer.preprocess_weights_for_loading(weights))
     except ValueError as exc:
-        raise LoadError(f"layer {layer.name!r} ({cls}): {exc}") from None
+        raise LoadError(f"layer {layer.name!r} ({layer.class_name}): {exc}") from None
 
 
 def _input_from_shape(shape, name, dtype="float32", keras_version=3):
@@ -172,13 +131,13 @@ def _sequential(cfg, kv, model_config):
     nodes = [{"layer": input_layer.name, "args": None, "initial_state": None}]
     for k, entry in enumerate(entries):
         layer = build_layer(entry, kv)
-        if k < len(entries) - 1 and n_outputs(layer) > 1:
+        if k < len(entries) - 1 and layer.n_outputs > 1:
             raise UnsupportedKerasFeature(
                 f"layer {layer.name!r}: a layer with several outputs inside a Sequential "
                 f"model must be the last layer")
         layers.append(layer)
         nodes.append({"layer": layer.name, "args": [len(nodes) - 1, 0], "initial_state": None})
-    n = n_outputs(layers[-1])
+    n = layers[-1].n_outputs
     outputs = [len(nodes) - 1, 0] if n == 1 else [[len(nodes) - 1, t] for t in range(n)]
     return layers, nodes, [[0, 0]], outputs
 
@@ -238,7 +197,7 @@ def _is_op(entry, kv=3):
     config = entry.get("config")
     cls = entry.get("class_name")
     return (kv != 2 and not module and isinstance(config, dict) and "trainable" not in config
-            and cls not in _NO_TRAINABLE and cls not in _REFUSED)
+            and cls not in _NO_TRAINABLE and cls not in REFUSED)
 
 
 def _template(obj, refs, where):
@@ -282,7 +241,7 @@ def _training(value, name, layer):
     if value is None or value is False:
         return
     raise UnsupportedKerasFeature(
-        f"layer {name!r} ({class_name(layer)}): call argument training={value!r} is not "
+        f"layer {name!r} ({layer.class_name}): call argument training={value!r} is not "
         f"supported (Keras runs the layer in training mode at inference)")
 
 
@@ -291,16 +250,16 @@ def _explicit_mask(value, name, layer):
     if isinstance(value, (list, tuple)) and _history(value) is None:
         if all(v is None for v in value):
             return None
-        raise UnsupportedKerasFeature(f"layer {name!r} ({class_name(layer)}): a list of masks "
+        raise UnsupportedKerasFeature(f"layer {name!r} ({layer.class_name}): a list of masks "
                                       f"as call argument 'mask' is not supported")
     if value is None:
         return None
     h = _history(value)
     if h is None:
-        raise UnsupportedKerasFeature(f"layer {name!r} ({class_name(layer)}): call argument "
+        raise UnsupportedKerasFeature(f"layer {name!r} ({layer.class_name}): call argument "
                                       f"mask={value!r} is not a tensor; not supported")
-    if not takes_mask(layer):
-        raise UnsupportedKerasFeature(f"layer {name!r} ({class_name(layer)}): call argument "
+    if not layer.call_takes_mask:
+        raise UnsupportedKerasFeature(f"layer {name!r} ({layer.class_name}): call argument "
                                       f"'mask' is not supported for this layer")
     return h
 
@@ -308,7 +267,7 @@ def _explicit_mask(value, name, layer):
 def _refuse_kwargs(kwargs, name, layer):
     if kwargs:
         raise UnsupportedKerasFeature(
-            f"layer {name!r} ({class_name(layer)}): call argument(s) {sorted(kwargs)} are "
+            f"layer {name!r} ({layer.class_name}): call argument(s) {sorted(kwargs)} are "
             f"not supported")
 
 
@@ -329,7 +288,7 @@ def _parse_node(layer, node, name):
     its input's mask (step 6 fills ``mask`` only for a single tensor argument); the mask
     still propagates to the outputs. tf-keras gives the mask to the call in both cases.
     """
-    rnn = isinstance(layer, (RNNLayer, Bidirectional, StackedRNN))
+    rnn = "initial_state" in layer.call_kwargs   # Keras RNN calls
     if isinstance(node, dict):   # Keras 3: {"args": [...], "kwargs": {...}}
         args = node.get("args") or []
         kwargs = node.get("kwargs") or {}
@@ -337,7 +296,7 @@ def _parse_node(layer, node, name):
             raise LoadError(f"layer {name!r}: malformed inbound node {node!r}"[:300])
         kwargs = dict(kwargs)
         if len(args) != 1:
-            raise UnsupportedKerasFeature(f"layer {name!r} ({class_name(layer)}): calls with "
+            raise UnsupportedKerasFeature(f"layer {name!r} ({layer.class_name}): calls with "
                                           f"{len(args)} positional arguments are not supported")
         first = args[0]
         is_list = isinstance(first, (list, tuple)) and _history(first) is None
@@ -345,7 +304,7 @@ def _parse_node(layer, node, name):
         init = kwargs.pop("initial_state", None)
         init = _tensor_list(init, f"layer {name!r} initial_state") if init is not None else None
         if init is not None and not rnn:
-            raise UnsupportedKerasFeature(f"layer {name!r} ({class_name(layer)}): call "
+            raise UnsupportedKerasFeature(f"layer {name!r} ({layer.class_name}): call "
                                           f"argument 'initial_state' is not supported")
         _training(kwargs.pop("training", None), name, layer)
         mask = _explicit_mask(kwargs.pop("mask", None), name, layer)
@@ -379,7 +338,7 @@ def _parse_node(layer, node, name):
     if rnn and len(ins) > 1:
         ins, init = ins[:1], (init or []) + ins[1:]
     elif init is not None and not rnn:
-        raise UnsupportedKerasFeature(f"layer {name!r} ({class_name(layer)}): call argument "
+        raise UnsupportedKerasFeature(f"layer {name!r} ({layer.class_name}): call argument "
                                       f"'initial_state' is not supported")
     return {"ins": ins, "is_list": len(ins) > 1, "init": init, "call_mask": True,
             "mask": masks[0] if masks else None}

@@ -1,45 +1,17 @@
-"""lstm_np's portable format: one ``.npz`` readable with NumPy alone (``allow_pickle=False``).
-
-Contents:
-
-* ``__lstm_np__``: a 0-d unicode array holding JSON
-  ``{"format": "lstm_np", "format_version": 1, "model": Model.get_config()}``;
-* ``w<layer index>_<k>``: the k-th weight array of layer ``layer index`` (``get_weights()`` order).
-
-``format_version`` is bumped only for incompatible changes; readers accept every version
-up to their own (:data:`FORMAT_VERSION`), so files written today stay readable. Version 2
-added explicit ``mask`` references in nodes and Keras op nodes (``KerasOp``); a model
-using neither is still written as version 1, which older readers load.
-"""
-import json
+"""Reading lstm_np's ``.npz`` format (:mod:`lstm_np.npz_format`) from untrusted files:
+``allow_pickle=False``, every member's declared size checked before anything is allocated."""
 import zipfile
 
 import numpy as np
 
 from ..errors import LoadError
 from ..model import Model
+from ..npz_format import FORMAT_VERSION, HEADER_KEY, save_npz, weight_key
 from .limits import (MAX_ARRAY_BYTES, MAX_JSON_BYTES, check_compression, check_config, guard,
                      parse_json)
 from .registry import build_layer
 
 __all__ = ["save_npz", "load_npz", "FORMAT_VERSION", "HEADER_KEY"]
-
-FORMAT_VERSION = 2
-HEADER_KEY = "__lstm_np__"
-
-
-def save_npz(model, path):
-    """Write ``model`` to ``path`` (``.npz`` is appended by NumPy when missing)."""
-    config = model.get_config()
-    new = any(n.get("mask") is not None for n in config["nodes"]) or any(
-        e["class_name"] == "KerasOp" for e in config["layers"])
-    header = {"format": "lstm_np", "format_version": FORMAT_VERSION if new else 1,
-              "model": config}
-    arrays = {HEADER_KEY: np.array(json.dumps(header))}
-    for i, layer in enumerate(model.layers):
-        for k, w in enumerate(layer.get_weights()):
-            arrays[f"w{i}_{k}"] = np.asarray(w)
-    np.savez(path, **arrays)
 
 
 def _check_members(path_or_file):
@@ -110,8 +82,8 @@ def load_npz(path_or_file):
         for i, entry in enumerate(cfg["layers"]):
             layer = build_layer(entry, kv)
             weights, k = [], 0
-            while f"w{i}_{k}" in data.files:
-                weights.append(data[f"w{i}_{k}"])
+            while weight_key(i, k) in data.files:
+                weights.append(data[weight_key(i, k)])
                 k += 1
             if weights:
                 try:

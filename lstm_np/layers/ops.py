@@ -19,8 +19,10 @@ An op's output carries no mask (ops are not layers: no ``compute_mask``).
 """
 import numpy as np
 
-from ..errors import InputError, UnsupportedKerasFeature
-from .core import Layer, _broadcast_shape, softmax
+from ..errors import GradientNotSupported, InputError, UnsupportedKerasFeature
+from .activations import softmax
+from .base import Layer
+from .merging import broadcast_shape
 
 __all__ = ["KerasOp", "OPS"]
 
@@ -126,13 +128,11 @@ class KerasOp(Layer):
     """
 
     supports_masking = False
-
-    #: The class name under which lstm_np's ``.npz`` stores the node.
-    config_class_name = "KerasOp"
+    is_op = True
 
     def __init__(self, op, options=None, args=(), kwargs=None, name=None, keras_version=3):
-        super().__init__(name=name, dtype=None, keras_version=keras_version)
         self.op = str(op)
+        super().__init__(name=name, dtype=None, keras_version=keras_version)
         if self.op not in OPS:
             raise UnsupportedKerasFeature(
                 f"Keras op {self.op} ({self.name!r}) is not supported: of the raw ops a "
@@ -153,6 +153,10 @@ class KerasOp(Layer):
     def class_name(self):
         return self.op
 
+    def serialize(self):
+        """lstm_np's ``.npz`` stores an op node under the class name ``KerasOp``."""
+        return {"class_name": "KerasOp", "config": self.get_config()}
+
     def call(self, inputs, mask=None):
         values = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         if len(values) != self.n_inputs:
@@ -164,10 +168,18 @@ class KerasOp(Layer):
         except (TypeError, ValueError, IndexError) as exc:
             raise InputError(f"Keras op {self.op} ({self.name!r}): {exc}") from None
 
-    def compute_mask(self, inputs, mask):
+    def compute_mask(self, inputs, mask=None):
         return None
 
-    def output_shape(self, input_shape):
+    def tape_backward(self, cache, d_outputs):
+        """Ops make masks: no gradient flows through them (a float one is refused)."""
+        g = d_outputs[0]
+        if np.asarray(g).dtype.kind == "f" and np.any(g):
+            raise GradientNotSupported(f"gradients: Keras op {self.op} ({self.name!r}) has no "
+                                       f"backward pass")
+        return [None] * self.n_inputs, {}, []
+
+    def compute_output_shape(self, input_shape):
         """Shape rules of the ops in :data:`OPS` (``None`` for unknown dimensions)."""
         shapes = [tuple(s) for s in input_shape]   # an op node's args are always a list
         opt = dict(self.options, **{k: v for k, v in self.kwargs.items() if not is_slot(v)})
@@ -193,7 +205,7 @@ class KerasOp(Layer):
             return tuple(out)
         if self.op == "Softmax":
             return shapes[0]
-        return _broadcast_shape(shapes)
+        return broadcast_shape(shapes)
 
     def get_config(self):
         return {"name": self.name, "op": self.op, "options": self.options,

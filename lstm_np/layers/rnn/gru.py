@@ -1,8 +1,25 @@
-"""``GRU``: Keras's GRU layer for inference (Keras 3 ``keras/src/layers/rnn/gru.py``)."""
-from ..kernels.recurrent import GRU_CELL, GRU_RESET_BEFORE_CELL
+"""``GRU``: Keras's GRU layer for inference (Keras 3 ``keras/src/layers/rnn/gru.py``), and
+Keras 2's ``CuDNNGRU``, which loads as a ``GRU(reset_after=True)``."""
+import numpy as np
+
+from ...kernels.recurrent import GRU_CELL, GRU_RESET_BEFORE_CELL
 from ._rnn import RNNLayer
 
-__all__ = ["GRU"]
+__all__ = ["GRU", "CuDNNGRU", "convert_cudnn_gru_weights"]
+
+
+def convert_cudnn_gru_weights(weights):
+    """Keras 2 ``CuDNNGRU`` weights -> ``GRU(reset_after=True)`` weights.
+
+    As tf-keras ``hdf5_format._convert_rnn_weights`` (``convert_gru_weights`` with
+    ``from_cudnn=True``): per gate (z, r, h: the gate order is unchanged), ``kernel`` blocks
+    become ``k.T.reshape(k.shape, order="F")``, ``recurrent_kernel`` blocks are transposed,
+    and the bias (6U: input then recurrent biases) is reshaped to ``(2, 3U)``.
+    """
+    kernel, recurrent, bias = (np.asarray(w) for w in weights)
+    kernel = np.hstack([k.T.reshape(k.shape, order="F") for k in np.hsplit(kernel, 3)])
+    recurrent = np.hstack([k.T for k in np.hsplit(recurrent, 3)])
+    return [kernel, recurrent, bias.reshape(2, -1)]
 
 
 class GRU(RNNLayer):
@@ -64,3 +81,20 @@ class GRU(RNNLayer):
         config = super().get_config()
         config["reset_after"] = self.reset_after
         return config
+
+    def preprocess_weights_for_loading(self, weights):
+        """CuDNN-layout weights (a bias of 6U) are converted, as tf-keras loads them."""
+        if self.reset_after and len(weights) == 3 and np.shape(weights[2]) == (6 * self.units,):
+            return convert_cudnn_gru_weights(weights)
+        return list(weights)
+
+
+class CuDNNGRU(GRU):
+    """Keras 2 ``CuDNNGRU``, as tf-keras loads it from an ``.h5``: ``GRU(reset_after=True)``
+    with tanh / sigmoid and a bias (weights converted by ``preprocess_weights_for_loading``)."""
+
+    @classmethod
+    def from_config(cls, config, keras_version=3):
+        config = dict(config, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                      reset_after=True)
+        return GRU.from_config(config, keras_version)

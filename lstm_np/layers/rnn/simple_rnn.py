@@ -1,7 +1,7 @@
 """``SimpleRNN``: Keras's SimpleRNN layer for inference (Keras 3
 ``keras/src/layers/rnn/simple_rnn.py``)."""
-from ..kernels.recurrent import SIMPLE_RNN_CELL
-from ..errors import ArgumentError
+from ...errors import ArgumentError
+from ...kernels.recurrent import SIMPLE_RNN_CELL
 from ._rnn import RNNLayer
 
 __all__ = ["SimpleRNN"]

@@ -1,65 +1,90 @@
 """Shared Keras RNN-layer semantics: arguments, validation, masks, states, ``stateful``.
 
-A cell family subclass (``LSTM``) only names its cell code, its weight shapes and its
-state count; everything a Keras ``RNN`` layer does around the cell lives here
-(Keras 3 ``keras/src/layers/rnn/rnn.py``): ``return_sequences``, ``return_state``,
+:class:`RecurrentLayer` is what every recurrent layer shares (``RNNLayer``, ``StackedRNN``,
+``Bidirectional``): Keras's RNN call ``layer(x, initial_state=..., mask=...)``, its outputs
+(the sequence output(s), then the states with ``return_state``) and its mask rule (Keras 3
+``RNN.compute_mask``: the input mask is kept only with ``return_sequences``; states carry
+none).
+
+A cell family subclass of :class:`RNNLayer` (``LSTM``) only names its cell code, its weight
+shapes and its state count; everything a Keras ``RNN`` layer does around the cell lives
+here (Keras 3 ``keras/src/layers/rnn/rnn.py``): ``return_sequences``, ``return_state``,
 ``go_backwards``, ``stateful`` with ``reset_states()``, ``initial_state`` overriding the
 stored states, ``zero_output_for_mask``, and float32 / float64 compute dtypes.
 """
 import numpy as np
 
-from ..activations import resolve
-from ..errors import (ArgumentError, ConfigError, GradientNotSupported, InputError,
-                      UnsupportedKerasFeature)
-from ..kernels.dispatch import RNNCompute
-from ..kernels.recurrent import _kernel_bias
+from ...activations import resolve
+from ...errors import ArgumentError, ConfigError, GradientNotSupported, InputError
+from ...kernels.dispatch import RNNCompute
+from ...kernels.recurrent import _kernel_bias
+from ..base import Layer, as_float_array, as_list
 
-__all__ = ["RNNLayer"]
-
-# Keras arguments that only matter for training or construction: accepted and ignored.
-TRAINING_ONLY = frozenset({
-    "dropout", "recurrent_dropout", "unroll", "unit_forget_bias", "implementation",
-    "kernel_initializer", "recurrent_initializer", "bias_initializer",
-    "kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
-    "activity_regularizer", "kernel_constraint", "recurrent_constraint",
-    "bias_constraint", "seed", "trainable", "use_cudnn", "input_shape",
-    "batch_input_shape", "batch_shape", "input_dim", "input_length", "reset_after_default",
-})
-
-_FLOAT_DTYPES = {"float32": np.float32, "float64": np.float64}
+__all__ = ["RecurrentLayer", "RNNLayer"]
 
 
-def _dtype_of(dtype):
-    """Resolve a Keras dtype (str, numpy dtype or Keras 3 ``DTypePolicy`` dict)."""
-    if isinstance(dtype, dict):  # {"module": "keras", "class_name": "DTypePolicy", "config": {"name": ...}}
-        dtype = dtype.get("config", {}).get("name", "float32")
-    try:
-        name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
-    except TypeError:
-        name = repr(dtype)
-    if name.startswith("mixed_"):
-        name = "float32"
-    if name not in _FLOAT_DTYPES:
-        raise UnsupportedKerasFeature(f"dtype {dtype!r} is not supported (use float32 or float64)")
-    return _FLOAT_DTYPES[name]
+class RecurrentLayer(Layer):
+    """The Keras RNN call and output structure; subclasses give ``return_sequences``,
+    ``return_state``, :attr:`output_width`, :attr:`state_units` and
+    :attr:`n_sequence_outputs`."""
+
+    call_takes_mask = True
+    call_kwargs = ("initial_state",)
+    n_sequence_outputs = 1     # Bidirectional(merge_mode=None) has two
+
+    def __init__(self, return_sequences=False, return_state=False, go_backwards=False,
+                 stateful=False, zero_output_for_mask=False, **kwargs):
+        """Keras ``RNN``'s options, then the ``Layer`` arguments."""
+        super().__init__(**kwargs)
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        self.stateful = bool(stateful)
+        self.zero_output_for_mask = bool(zero_output_for_mask)
+
+    @property
+    def output_width(self):
+        """Features of each sequence output."""
+        return self.units
+
+    @property
+    def state_units(self):
+        """Width of each state, in ``initial_state`` / ``return_state`` order."""
+        raise NotImplementedError
+
+    @property
+    def n_outputs(self):
+        return self.n_sequence_outputs + (len(self.state_units) if self.return_state else 0)
+
+    def __call__(self, x, initial_state=None, mask=None, training=None, **kwargs):
+        """Run the layer as Keras's ``layer(x, initial_state=..., mask=...)`` does.
+
+        Returns the output (``(B, T, U)`` with ``return_sequences``, else ``(B, U)``), or
+        ``[output, *states]`` with ``return_state``.
+        """
+        if kwargs:
+            raise ArgumentError(f"{self.label}: unknown call argument(s) "
+                                f"{sorted(kwargs)}; it takes (x, initial_state, mask, training)")
+        return self.call(x, mask=mask, initial_state=initial_state)
+
+    def _structured(self, outputs):
+        """A list of ``n_outputs`` -> Keras's structure (one array, or the list)."""
+        return outputs[0] if self.n_outputs == 1 else list(outputs)
+
+    def compute_mask(self, inputs, mask=None):
+        out = mask if self.return_sequences else None
+        n_states = self.n_outputs - self.n_sequence_outputs
+        return self._structured([out] * self.n_sequence_outputs + [None] * n_states)
+
+    def compute_output_shape(self, input_shape):
+        b, t = input_shape[0], input_shape[1]
+        u = self.output_width
+        y = (b, t, u) if self.return_sequences else (b, u)
+        states = [(b, s) for s in self.state_units] if self.return_state else []
+        return self._structured([y] * self.n_sequence_outputs + states)
 
 
-def as_float_array(value, dtype, what):
-    """Convert ``value`` to a C-contiguous array of ``dtype``, refusing non-numeric data."""
-    arr = np.asarray(value)
-    if arr.dtype == object or arr.dtype.kind not in "biuf":
-        raise InputError(f"{what} must be numeric (float, int or bool); received dtype {arr.dtype}")
-    return np.ascontiguousarray(arr, dtype=dtype)
-
-
-def as_list(value, what):
-    """``list(value)`` for a sequence of arrays; anything else is an ``ArgumentError``."""
-    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
-        raise ArgumentError(f"{what} expects a list of arrays; received {type(value).__name__}")
-    return list(value)
-
-
-class RNNLayer:
+class RNNLayer(RecurrentLayer):
     """Base of the recurrent layers; subclasses set ``CELL``, ``GATES`` and ``STATE_NAMES``."""
 
     CELL = None          # cell family code for the kernels
@@ -70,33 +95,29 @@ class RNNLayer:
                  use_bias=True, return_sequences=False, return_state=False,
                  go_backwards=False, stateful=False, zero_output_for_mask=False,
                  time_major=False, dtype="float32", keras_version=3, name=None, **kwargs):
-        cls = type(self).__name__
-        self.name = name or cls.lower()
-        unknown = set(kwargs) - TRAINING_ONLY
-        if unknown:
-            raise ArgumentError(f"{cls} {self.name!r}: unknown argument(s) {sorted(unknown)}")
+        super().__init__(return_sequences=return_sequences, return_state=return_state,
+                         go_backwards=go_backwards, stateful=stateful,
+                         zero_output_for_mask=zero_output_for_mask,
+                         name=name or type(self).__name__.lower(), dtype=dtype,
+                         keras_version=keras_version, **kwargs)
         if time_major:
-            raise UnsupportedKerasFeature(f"{cls} {self.name!r}: time_major=True is not supported")
+            self._fail("time_major=True is not supported")
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
-            raise ConfigError(f"{cls} {self.name!r}: units must be a positive integer; received {units!r}")
+            raise ConfigError(f"{self.label}: units must be a positive integer; received {units!r}")
         self.units = int(units)
         self.activation = activation
         self.recurrent_activation = recurrent_activation
-        self.keras_version = int(keras_version)
-        where = f"{cls} {self.name!r}"
-        self._act = resolve(activation, self.keras_version, f"{where} activation")
+        self._act = resolve(activation, self.keras_version, f"{self.label} activation")
         self._rec_act = resolve(recurrent_activation, self.keras_version,
-                                f"{where} recurrent_activation")
+                                f"{self.label} recurrent_activation")
         self.use_bias = bool(use_bias)
-        self.return_sequences = bool(return_sequences)
-        self.return_state = bool(return_state)
-        self.go_backwards = bool(go_backwards)
-        self.stateful = bool(stateful)
-        self.zero_output_for_mask = bool(zero_output_for_mask)
-        self.dtype = _dtype_of(dtype)
         self.kernel = self.recurrent_kernel = self.bias = None
         self._compute = None        # the weights prepared for the kernels (RNNCompute)
         self.states = None   # (S, B, U) stored states of a stateful layer
+
+    @property
+    def state_units(self):
+        return [self.units] * len(self.STATE_NAMES)
 
     # ----------------------------------------------------------------- weights
     @property
@@ -115,41 +136,30 @@ class RNNLayer:
             shapes.append((g,))
         return shapes
 
+    @property
+    def weight_names(self):
+        return ("kernel", "recurrent_kernel", "bias")[:3 if self.use_bias else 2]
+
     def set_weights(self, weights):
         """Set ``[kernel (D, G), recurrent_kernel (U, G), bias (G,)]`` as Keras orders them."""
-        weights = as_list(weights, f"{type(self).__name__} {self.name!r} set_weights")
-        cls = type(self).__name__
-        n = 3 if self.use_bias else 2
+        weights = as_list(weights, f"{self.label} set_weights")
+        n = self.n_weights
         if len(weights) != n:
-            raise InputError(f"{cls} {self.name!r} expects {n} weight arrays "
-                             f"(kernel, recurrent_kernel{', bias' if self.use_bias else ''}); "
-                             f"received {len(weights)}")
-        arrays = [as_float_array(w, self.dtype, f"{cls} {self.name!r} weight {i}")
+            raise InputError(f"{self.label} expects {n} weight arrays "
+                             f"({', '.join(self.weight_names)}); received {len(weights)}")
+        arrays = [as_float_array(w, self.dtype, f"{self.label} weight {i}")
                   for i, w in enumerate(weights)]
         if arrays[0].ndim != 2:
-            raise InputError(f"{cls} {self.name!r}: kernel must be 2-D (input_dim, "
+            raise InputError(f"{self.label}: kernel must be 2-D (input_dim, "
                              f"{self.GATES * self.units}); received shape {arrays[0].shape}")
         expected = self.weight_shapes(arrays[0].shape[0])
-        names = ("kernel", "recurrent_kernel", "bias")
-        for name, arr, shape in zip(names, arrays, expected):
+        for name, arr, shape in zip(self.weight_names, arrays, expected):
             if arr.shape != shape:
-                raise InputError(f"{cls} {self.name!r}: {name} must have shape {shape}; "
+                raise InputError(f"{self.label}: {name} must have shape {shape}; "
                                  f"received {arr.shape}")
         self.kernel, self.recurrent_kernel = arrays[0], arrays[1]
         self.bias = arrays[2] if self.use_bias else np.zeros(0, self.dtype)
         self._compute = None
-
-    def get_weights(self):
-        """The weights in Keras ``get_weights()`` order."""
-        if not self.built:
-            return []
-        out = [self.kernel.copy(), self.recurrent_kernel.copy()]
-        if self.use_bias:
-            out.append(self.bias.copy())
-        return out
-
-    def count_params(self):
-        return sum(int(np.prod(w.shape)) for w in self.get_weights())
 
     # ------------------------------------------------------------------ states
     def reset_states(self, states=None):
@@ -163,10 +173,10 @@ class RNNLayer:
             return
         if isinstance(states, np.ndarray) and states.ndim == 2:
             states = [states]
-        states = as_list(states, f"{type(self).__name__} {self.name!r} reset_states")
+        states = as_list(states, f"{self.label} reset_states")
         first = np.shape(states[0]) if states else ()
         if len(first) != 2:
-            raise InputError(f"{type(self).__name__} {self.name!r}: reset_states expects "
+            raise InputError(f"{self.label}: reset_states expects "
                              f"{len(self.STATE_NAMES)} state array(s) of shape (batch, "
                              f"{self.units}); received shapes {[np.shape(s) for s in states]}")
         self.states = self._check_states(states, first[0], "reset_states")
@@ -174,43 +184,41 @@ class RNNLayer:
     reset_state = reset_states
 
     def _check_states(self, states, batch, what):
-        cls = type(self).__name__
         n = len(self.STATE_NAMES)
         if isinstance(states, np.ndarray) and n == 1 and states.ndim == 2:
             states = [states]
-        states = as_list(states, f"{cls} {self.name!r} {what}")
+        states = as_list(states, f"{self.label} {what}")
         if len(states) != n:
-            raise InputError(f"{cls} {self.name!r}: {what} expects {n} state array(s) "
+            raise InputError(f"{self.label}: {what} expects {n} state array(s) "
                              f"{list(self.STATE_NAMES)}; received {len(states)}")
         out = np.empty((n, batch, self.units), self.dtype)
         for k, (state_name, s) in enumerate(zip(self.STATE_NAMES, states)):
-            s = as_float_array(s, self.dtype, f"{cls} {self.name!r} {what} {state_name}")
+            s = as_float_array(s, self.dtype, f"{self.label} {what} {state_name}")
             if s.shape != (batch, self.units):
-                raise InputError(f"{cls} {self.name!r}: {what} {state_name} must have shape "
+                raise InputError(f"{self.label}: {what} {state_name} must have shape "
                                  f"{(batch, self.units)}; received {s.shape}")
             out[k] = s
         return out
 
     # -------------------------------------------------------------------- call
     def _check_inputs(self, x, mask):
-        cls = type(self).__name__
         if not self.built:
-            raise InputError(f"{cls} {self.name!r} has no weights: call set_weights() first")
-        x = as_float_array(x, self.dtype, f"{cls} {self.name!r} input")
+            raise InputError(f"{self.label} has no weights: call set_weights() first")
+        x = as_float_array(x, self.dtype, f"{self.label} input")
         if x.ndim != 3 or x.shape[2] != self.input_dim:
-            raise InputError(f"{cls} {self.name!r} expects input of shape (batch, timesteps, "
+            raise InputError(f"{self.label} expects input of shape (batch, timesteps, "
                              f"{self.input_dim}); received {x.shape}")
         if x.shape[1] == 0:
-            raise InputError(f"{cls} {self.name!r} expects at least one timestep; "
+            raise InputError(f"{self.label} expects at least one timestep; "
                              f"received input of shape {x.shape}")
         if mask is None:
             mask = np.zeros((0, 0), np.bool_)
         else:
             mask = np.asarray(mask)
             if mask.dtype == object or mask.dtype.kind not in "biuf":
-                raise InputError(f"{cls} {self.name!r}: mask must be boolean; received dtype {mask.dtype}")
+                raise InputError(f"{self.label}: mask must be boolean; received dtype {mask.dtype}")
             if mask.shape != x.shape[:2]:
-                raise InputError(f"{cls} {self.name!r}: mask must have shape {x.shape[:2]} "
+                raise InputError(f"{self.label}: mask must have shape {x.shape[:2]} "
                                  f"(batch, timesteps); received {mask.shape}")
             mask = np.ascontiguousarray(mask, dtype=np.bool_)
         return x, mask
@@ -219,7 +227,7 @@ class RNNLayer:
         """The stored states' batch size must be the input's (Keras 3 ``RNN.call``)."""
         if self.states is not None and self.states.shape[1] != batch:
             kind = "stateful" if self.stateful else "streaming (step)"
-            raise InputError(f"{type(self).__name__} {self.name!r} is {kind} with batch size "
+            raise InputError(f"{self.label} is {kind} with batch size "
                              f"{self.states.shape[1]}; received a batch of {batch} "
                              f"(call reset_states() to change the batch size)")
 
@@ -232,17 +240,25 @@ class RNNLayer:
             return self.states
         return np.zeros((len(self.STATE_NAMES), batch, self.units), self.dtype)
 
-    def __call__(self, x, initial_state=None, mask=None, training=None, **kwargs):
-        """Run the layer as Keras's ``layer(x, initial_state=..., mask=...)`` does.
-
-        Returns the output (``(B, T, U)`` with ``return_sequences``, else ``(B, U)``), or
-        ``[output, *states]`` with ``return_state``.
-        """
-        if kwargs:
-            raise ArgumentError(f"{type(self).__name__} {self.name!r}: unknown call argument(s) "
-                                f"{sorted(kwargs)}; it takes (x, initial_state, mask, training)")
-        outputs, states, _ = self.forward(x, initial_state=initial_state, mask=mask)
+    def call(self, inputs, mask=None, initial_state=None):
+        outputs, states, _ = self.forward(inputs, initial_state=initial_state, mask=mask)
         return self._package(outputs, states)
+
+    def tape_forward(self, inputs, mask=None, initial_state=None):
+        outputs, states, cache = self.forward(inputs, initial_state=initial_state, mask=mask,
+                                              keep=True)
+        return self._package(outputs, states), (cache, initial_state is not None)
+
+    def tape_backward(self, cache, d_outputs):
+        cache, has_initial_state = cache
+        g = self.backward(d_outputs[0], list(d_outputs[1:]) or None, cache)
+        d_kwargs = {"initial_state": g["initial_state"]} if has_initial_state else {}
+        return g["x"], d_kwargs, g["weights"]
+
+    def check_backward(self):
+        from ...kernels.backward import BACKWARD_CELLS
+        if self.CELL not in BACKWARD_CELLS:
+            raise GradientNotSupported(f"gradients: {self.label} has no backward pass")
 
     def forward(self, x, initial_state=None, mask=None, keep=False):
         """Run the layer; returns ``(outputs, final_states (S, B, U), cache)``.
@@ -279,12 +295,11 @@ class RNNLayer:
         """
         if not (type(x_t) is np.ndarray and x_t.dtype == self.dtype
                 and x_t.flags.c_contiguous):   # the streaming fast path skips the copy
-            x_t = as_float_array(x_t, self.dtype, f"{type(self).__name__} {self.name!r} step input")
+            x_t = as_float_array(x_t, self.dtype, f"{self.label} step input")
         if x_t.ndim != 2 or x_t.shape[1] != self.input_dim:
-            cls = type(self).__name__
             if not self.built:
-                raise InputError(f"{cls} {self.name!r} has no weights: call set_weights() first")
-            raise InputError(f"{cls} {self.name!r}.step expects input of shape (batch, "
+                raise InputError(f"{self.label} has no weights: call set_weights() first")
+            raise InputError(f"{self.label}.step expects input of shape (batch, "
                              f"{self.input_dim}); received {x_t.shape}")
         batch = x_t.shape[0]
         if states is not None:
@@ -315,7 +330,7 @@ class RNNLayer:
                     dtype=np.dtype(self.dtype).name, keras_version=self.keras_version)
 
     def __repr__(self):
-        return (f"{type(self).__name__}(units={self.units}, name={self.name!r}, "
+        return (f"{self.class_name}(units={self.units}, name={self.name!r}, "
                 f"return_sequences={self.return_sequences}, return_state={self.return_state})")
 
     # ---------------------------------------------------------------- backward
@@ -361,25 +376,24 @@ class RNNLayer:
         >>> g["x"].shape == x.shape
         True
         """
-        from ..kernels.backward import BACKWARD_CELLS, rnn_backward
-        cls = type(self).__name__
+        from ...kernels.backward import BACKWARD_CELLS, rnn_backward
         if self.CELL not in BACKWARD_CELLS:
-            raise GradientNotSupported(f"{cls} {self.name!r}: cell family {self.CELL} has "
+            raise GradientNotSupported(f"{self.label}: cell family {self.CELL} has "
                                       f"no backward pass")
         if not isinstance(cache, tuple) or len(cache) != 4:
-            raise InputError(f"{cls} {self.name!r}: backward needs the cache of "
+            raise InputError(f"{self.label}: backward needs the cache of "
                              f"forward(..., keep=True)")
         x, mask, zs, history = cache
         S, B, T = history.shape[0], x.shape[0], x.shape[1]
         if x.shape[2] != self.input_dim or zs.shape[2] != self.GATES * self.units:
-            raise InputError(f"{cls} {self.name!r}: the cache does not match the layer's "
+            raise InputError(f"{self.label}: the cache does not match the layer's "
                              f"weights (forward was run with another layer or weights)")
         out_shape = (B, T, self.units) if self.return_sequences else (B, self.units)
         if d_outputs is None:
             d_outputs = np.zeros(out_shape, self.dtype)
-        d_outputs = as_float_array(d_outputs, self.dtype, f"{cls} {self.name!r} d_outputs")
+        d_outputs = as_float_array(d_outputs, self.dtype, f"{self.label} d_outputs")
         if d_outputs.shape != out_shape:
-            raise InputError(f"{cls} {self.name!r}: d_outputs must have the outputs' shape "
+            raise InputError(f"{self.label}: d_outputs must have the outputs' shape "
                              f"{out_shape}; received {d_outputs.shape}")
         d_final = np.zeros((S, B, self.units), self.dtype)          # (S, B, U)
         if d_states is not None:
@@ -387,14 +401,14 @@ class RNNLayer:
                 d_states = [d_states]
             d_states = list(d_states)
             if len(d_states) > S:
-                raise InputError(f"{cls} {self.name!r}: d_states has {len(d_states)} "
+                raise InputError(f"{self.label}: d_states has {len(d_states)} "
                                  f"arrays; the layer has {S} states {list(self.STATE_NAMES)}")
             for k, d in enumerate(d_states):
                 if d is None:
                     continue
-                d = as_float_array(d, self.dtype, f"{cls} {self.name!r} d_states[{k}]")
+                d = as_float_array(d, self.dtype, f"{self.label} d_states[{k}]")
                 if d.shape != (B, self.units):
-                    raise InputError(f"{cls} {self.name!r}: d_states[{k}] "
+                    raise InputError(f"{self.label}: d_states[{k}] "
                                      f"({self.STATE_NAMES[k]}) must have shape "
                                      f"{(B, self.units)}; received {d.shape}")
                 d_final[k] = d

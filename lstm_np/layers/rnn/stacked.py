@@ -16,19 +16,63 @@ one after the other as full-sequence layers sharing the mask:
 sequences are in processing order, as Keras returns them. States are the concatenation of
 every cell's states in cell order (``[h, c]`` for an LSTM cell, ``[h]`` otherwise): the
 flattened order of Keras 3 and tf-keras (which nest an LSTM cell's pair: ``[out, [h, c], h]``).
+
+``StackedRNN.from_config`` reads any Keras ``RNN`` config: a single built-in cell runs as the
+matching ``LSTM`` / ``GRU`` / ``SimpleRNN`` layer (the same computation).
 """
+
 import numpy as np
 
-from ..errors import InputError, UnsupportedKerasFeature
-from ._rnn import RNNLayer, as_list
+from ...errors import InputError, UnsupportedKerasFeature
+from ..base import CONFIG_META, as_list
+from ._rnn import RecurrentLayer, RNNLayer
+from .gru import GRU
+from .lstm import LSTM
+from .simple_rnn import SimpleRNN
 
-__all__ = ["StackedRNN", "CELL_CLASS_NAMES"]
+__all__ = ["StackedRNN", "CELL_LAYERS"]
 
-#: lstm_np layer class name -> Keras cell class name.
-CELL_CLASS_NAMES = {"LSTM": "LSTMCell", "GRU": "GRUCell", "SimpleRNN": "SimpleRNNCell"}
+#: Keras cell class -> the lstm_np layer running that cell over a sequence.
+CELL_LAYERS = {"LSTMCell": LSTM, "GRUCell": GRU, "SimpleRNNCell": SimpleRNN}
+_CELL_CLASS_NAMES = {layer.__name__: cell for cell, layer in CELL_LAYERS.items()}
+#: ``RNN`` options that are options of our layers too (the rest of its config is ignored).
+_RNN_OPTIONS = ("return_sequences", "return_state", "go_backwards", "stateful",
+                "zero_output_for_mask", "time_major")
+_RNN_IGNORED = ("unroll", "trainable", "input_shape", "batch_input_shape", "batch_shape",
+                "input_dim", "input_length")
 
 
-class StackedRNN:
+def _dtype_name(dtype):
+    if isinstance(dtype, dict):
+        dtype = (dtype.get("config") or {}).get("name", "float32")
+    return str(dtype)
+
+
+def _cell_layer(cell, options, keras_version, where):
+    """A Keras cell entry -> our layer for that cell family, with the ``RNN``'s options."""
+    if not isinstance(cell, dict):
+        raise UnsupportedKerasFeature(f"{where}: malformed cell {cell!r}")
+    cls = cell.get("class_name")
+    if cls not in CELL_LAYERS:
+        raise UnsupportedKerasFeature(
+            f"{where}: cell class {cls!r} is not supported (custom cells run user code; "
+            f"lstm_np supports RNN over {sorted(CELL_LAYERS)} and StackedRNNCells of them)")
+    cfg = cell.get("config") or {}
+    if not isinstance(cfg, dict):
+        raise UnsupportedKerasFeature(f"{where}: malformed {cls} config {cfg!r}")
+    cfg = {k: v for k, v in cfg.items() if k not in CONFIG_META}
+    if "dtype" in options and "dtype" in cfg and _dtype_name(cfg["dtype"]) != _dtype_name(
+            options["dtype"]):
+        raise UnsupportedKerasFeature(f"{where}: cell dtype {_dtype_name(cfg['dtype'])!r} "
+                                      f"differs from the RNN's {_dtype_name(options['dtype'])!r}")
+    clash = set(cfg) & set(_RNN_OPTIONS)
+    if clash:
+        raise UnsupportedKerasFeature(f"{where}: cell config has RNN option(s) {sorted(clash)}")
+    cfg.update(options)
+    return CELL_LAYERS[cls].from_config(cfg, keras_version)
+
+
+class StackedRNN(RecurrentLayer):
     """Keras ``RNN`` over ``StackedRNNCells``: ``cells`` are lstm_np recurrent layers
     (``LSTM`` / ``GRU`` / ``SimpleRNN``) standing for Keras's cells.
 
@@ -41,23 +85,19 @@ class StackedRNN:
 
     def __init__(self, cells, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, zero_output_for_mask=False, name=None):
-        self.name = name or "rnn"
         cells = list(cells)
+        super().__init__(return_sequences=return_sequences, return_state=return_state,
+                         go_backwards=go_backwards, stateful=stateful,
+                         zero_output_for_mask=zero_output_for_mask, name=name or "rnn",
+                         dtype=None)
         if not cells:
-            raise UnsupportedKerasFeature(f"RNN {self.name!r}: StackedRNNCells has no cells")
+            self._fail("StackedRNNCells has no cells")
         for cell in cells:
             if not isinstance(cell, RNNLayer):
-                raise UnsupportedKerasFeature(
-                    f"RNN {self.name!r}: stacked cell {type(cell).__name__} is not supported")
+                self._fail(f"stacked cell {type(cell).__name__} is not supported")
         if len({np.dtype(c.dtype) for c in cells}) != 1:
-            raise UnsupportedKerasFeature(f"RNN {self.name!r}: stacked cells of different "
-                                          f"dtypes are not supported")
+            self._fail("stacked cells of different dtypes are not supported")
         self.cells = cells
-        self.return_sequences = bool(return_sequences)
-        self.return_state = bool(return_state)
-        self.go_backwards = bool(go_backwards)
-        self.stateful = bool(stateful)
-        self.zero_output_for_mask = bool(zero_output_for_mask)
         self.dtype = cells[0].dtype
         for k, cell in enumerate(cells):
             last = k == len(cells) - 1
@@ -67,48 +107,70 @@ class StackedRNN:
             cell.stateful = self.stateful
             cell.zero_output_for_mask = self.zero_output_for_mask if last else False
 
+    @classmethod
+    def from_config(cls, config, keras_version=3):
+        """Keras ``RNN(cell)``: a built-in cell runs as our ``LSTM`` / ``GRU`` /
+        ``SimpleRNN`` layer (identical computation); ``StackedRNNCells`` as a StackedRNN."""
+        name = config.get("name", "?")
+        where = f"layer {name!r} (RNN)"
+        extra = set(config) - {"name", "dtype", "cell", "keras_version", *_RNN_OPTIONS,
+                               *_RNN_IGNORED, *CONFIG_META}
+        if extra:
+            raise UnsupportedKerasFeature(f"{where}: unsupported option(s) {sorted(extra)}")
+        options = {k: config[k] for k in _RNN_OPTIONS if k in config}
+        options["name"] = name
+        if "dtype" in config:
+            options["dtype"] = config["dtype"]
+        keras_version = config.get("keras_version", keras_version)
+        cell = config.get("cell")
+        if isinstance(cell, list):   # Keras 2 RNN([cells]) before serialisation
+            cell = {"class_name": "StackedRNNCells", "config": {"cells": cell}}
+        if not isinstance(cell, dict):
+            raise UnsupportedKerasFeature(f"{where}: malformed cell {cell!r}")
+        if cell.get("class_name") != "StackedRNNCells":
+            return _cell_layer(cell, options, keras_version, where)
+        cells = (cell.get("config") or {}).get("cells")
+        if not isinstance(cells, list) or not cells:
+            raise UnsupportedKerasFeature(f"{where}: StackedRNNCells without cells")
+        inner = {k: options[k] for k in ("dtype", "time_major") if k in options}
+        layers = []
+        for k, c in enumerate(cells):
+            ccfg = c.get("config") if isinstance(c, dict) else None
+            cname = (ccfg.get("name") if isinstance(ccfg, dict) else None) or f"cell_{k}"
+            layers.append(_cell_layer(c, dict(inner, name=cname), keras_version,
+                                      f"{where} stacked cell {k}"))
+        return cls(layers, **{k: v for k, v in options.items()
+                              if k not in ("dtype", "time_major")})
+
     # ----------------------------------------------------------------- weights
+    @property
+    def sublayers(self):
+        return tuple(self.cells)
+
     @property
     def units(self):
         return self.cells[-1].units
 
     @property
     def state_units(self):
-        """Width of each returned state, in order."""
-        return [c.units for c in self.cells for _ in c.STATE_NAMES]
-
-    def _counts(self):
-        return [3 if c.use_bias else 2 for c in self.cells]
-
-    def n_weights(self):
-        return sum(self._counts())
-
-    def get_weights(self):
-        return [w for c in self.cells for w in c.get_weights()]
+        return [u for c in self.cells for u in c.state_units]
 
     def set_weights(self, weights):
         weights = as_list(weights, f"RNN {self.name!r} set_weights")
-        if len(weights) != self.n_weights():
-            raise InputError(f"RNN {self.name!r}: expected {self.n_weights()} weight arrays "
+        if len(weights) != self.n_weights:
+            raise InputError(f"RNN {self.name!r}: expected {self.n_weights} weight arrays "
                              f"(kernel, recurrent_kernel[, bias] per stacked cell); "
                              f"received {len(weights)}")
-        start = 0
-        for cell, n in zip(self.cells, self._counts()):
-            cell.set_weights(weights[start:start + n])
-            start += n
+        super().set_weights(weights)
         for prev, cell in zip(self.cells, self.cells[1:]):
             if cell.input_dim != prev.units:
                 raise InputError(f"RNN {self.name!r}: cell {cell.name!r} kernel expects input "
                                  f"width {cell.input_dim}, the previous cell outputs "
                                  f"{prev.units}")
 
-    def count_params(self):
-        return sum(c.count_params() for c in self.cells)
-
     def reset_states(self, states=None):
         if states is None:
-            for c in self.cells:
-                c.reset_states()
+            super().reset_states()
         else:
             for c, s in zip(self.cells, self._split(states, "reset_states")):
                 c.reset_states(s)
@@ -147,22 +209,9 @@ class StackedRNN:
             states += list(s)
         return h, states
 
-    def __call__(self, x, initial_state=None, mask=None, training=None):
-        y, states = self.forward(x, initial_state, mask)
+    def call(self, inputs, mask=None, initial_state=None):
+        y, states = self.forward(inputs, initial_state, mask)
         return [y] + states if self.return_state else y
-
-    def apply(self, x, mask=None, initial_state=None):
-        y, states = self.forward(x, initial_state, mask)
-        outs = [y] + (states if self.return_state else [])
-        return outs, [mask if self.return_sequences else None] + [None] * (len(outs) - 1)
-
-    def n_outputs(self):
-        return 1 + (len(self.state_units) if self.return_state else 0)
-
-    def output_shapes(self, input_shape):
-        b, t = input_shape[0], input_shape[1]
-        y = (b, t, self.units) if self.return_sequences else (b, self.units)
-        return [y] + ([(b, u) for u in self.state_units] if self.return_state else [])
 
     def get_config(self):
         """Keras's ``RNN`` config with a ``StackedRNNCells`` cell (what the loaders read)."""
@@ -172,7 +221,7 @@ class StackedRNN:
             for key in ("return_sequences", "return_state", "go_backwards", "stateful",
                         "zero_output_for_mask"):
                 cfg.pop(key, None)
-            cells.append({"class_name": CELL_CLASS_NAMES[type(c).__name__], "config": cfg})
+            cells.append({"class_name": _CELL_CLASS_NAMES[c.class_name], "config": cfg})
         return {"name": self.name, "return_sequences": self.return_sequences,
                 "return_state": self.return_state, "go_backwards": self.go_backwards,
                 "stateful": self.stateful, "zero_output_for_mask": self.zero_output_for_mask,
