@@ -32,6 +32,8 @@ gelu' (erf form) = ``Phi(x) + x phi(x)``, mish' = ``tanh(sp) + x sigmoid(x) (1 -
 log_sigmoid' = ``sigmoid(-x)``, tanh_shrink' = ``tanh(x)**2``,
 squareplus' = ``(1 + x / sqrt(x**2 + 4)) / 2``.
 """
+import math
+
 import numpy as np
 
 from ._jit import jit
@@ -39,15 +41,16 @@ from .activations import (
     CELU, ELU, EXPONENTIAL, GELU, HARD_SHRINK, HARD_SIGMOID, HARD_SIGMOID_K2, HARD_SILU,
     HARD_TANH, LEAKY_RELU, LINEAR, LOG_SIGMOID, MISH, RELU, RELU6, SELU, SIGMOID, SILU,
     SOFT_SHRINK, SOFTPLUS, SOFTSIGN, SPARSE_PLUS, SPARSE_SIGMOID, SQUAREPLUS, TANH,
-    TANH_SHRINK, _LEAKY_SLOPE, _SELU_ALPHA, _SELU_SCALE, _erf, _sigmoid, _softplus,
+    TANH_SHRINK, _LEAKY_SLOPE, _SELU_ALPHA, _SELU_SCALE, _erf, _sigmoid, _sigmoid1, _softplus,
+    _softplus1, _tanh1,
 )
 
 __all__ = ["activate_grad"]
 
 
-@jit
-def _activate_grad(x, y, code):
-    """Derivative of activation ``code`` at ``x``, given its output ``y = act(x)``.
+def _activate_grad_arrays(x, y, code):
+    """Derivative of activation ``code`` at ``x``, given its output ``y = act(x)`` (the
+    NumPy path; the numba path is :func:`_activate_grad_loop`, the same formulas per element).
 
     Returns a new array of ``x``'s dtype. ``y`` is used where TF's own gradient uses the
     output (tanh, sigmoid, elu, selu, exponential), so the result matches TF's autodiff;
@@ -120,6 +123,97 @@ def _activate_grad(x, y, code):
     if code == SPARSE_SIGMOID:
         return np.where((x > T(-1)) & (x < one), T(0.5), zero)
     raise ValueError("unknown activation code")
+
+
+@jit
+def _grad1(v, yv, code):
+    """:func:`_activate_grad_arrays` for one number, computed in float64 (rounded once on
+    store), branch by branch the same comparisons, so kinks and NaNs come out alike."""
+    v = float(v)
+    yv = float(yv)
+    if code == LINEAR:
+        return 1.0
+    if code == TANH:
+        return 1.0 - yv * yv
+    if code == SIGMOID:
+        return yv * (1.0 - yv)
+    if code == HARD_SIGMOID:
+        u = v + 3.0
+        return 1.0 / 6.0 if (u > 0.0 and u < 6.0) else 0.0
+    if code == HARD_SIGMOID_K2:
+        u = v * 0.2 + 0.5
+        return 0.2 if (u >= 0.0 and u <= 1.0) else 0.0
+    if code == RELU:
+        return 1.0 if v > 0.0 else 0.0
+    if code == RELU6:
+        return 1.0 if (v > 0.0 and v < 6.0) else 0.0
+    if code == LEAKY_RELU:
+        return 1.0 if v > 0.0 else _LEAKY_SLOPE
+    if code == ELU:
+        return yv + 1.0 if yv < 0.0 else 1.0
+    if code == SELU:
+        return yv + _SELU_SCALE * _SELU_ALPHA if yv < 0.0 else _SELU_SCALE
+    if code == CELU:
+        return (1.0 if v >= 0.0 else 0.0) + (math.exp(v) if v <= 0.0 else 0.0)
+    if code == SOFTPLUS:
+        return _sigmoid1(v)
+    if code == SOFTSIGN:
+        d = 1.0 + abs(v)
+        return 1.0 / (d * d)
+    if code == EXPONENTIAL:
+        return yv
+    if code == SILU:
+        s = _sigmoid1(v)
+        return s * (1.0 + v * (1.0 - s))
+    if code == GELU:
+        return (0.5 * (1.0 + math.erf(v * 0.7071067811865476))
+                + v * math.exp(-0.5 * v * v) * 0.3989422804014327)
+    if code == HARD_SILU:
+        u = v + 3.0
+        inside = u > 0.0 and u < 6.0
+        hs = u / 6.0 if inside else (1.0 if u >= 6.0 else (0.0 if u <= 0.0 else u))
+        return hs + v * (1.0 / 6.0 if inside else 0.0)
+    if code == MISH:
+        t = _tanh1(_softplus1(v))
+        return t + v * _sigmoid1(v) * (1.0 - t * t)
+    if code == LOG_SIGMOID:
+        return _sigmoid1(-v)
+    if code == HARD_TANH:
+        return 1.0 if (v >= -1.0 and v <= 1.0) else 0.0
+    if code == TANH_SHRINK:
+        t = _tanh1(v)
+        return t * t
+    if code == SOFT_SHRINK or code == HARD_SHRINK:
+        return 1.0 if abs(v) > 0.5 else 0.0
+    if code == SPARSE_PLUS:
+        return 0.0 if v <= -1.0 else (0.5 * (v + 1.0) if v < 1.0 else 1.0)
+    if code == SQUAREPLUS:  # limit forms beyond 1e15, as the forward
+        if v > 1e15:
+            return 1.0
+        if v < -1e15:
+            return 0.0
+        return 0.5 * (1.0 + v / math.sqrt(v * v + 4.0))
+    if code == SPARSE_SIGMOID:
+        return 0.5 if (v > -1.0 and v < 1.0) else 0.0
+    raise ValueError("unknown activation code")
+
+
+def _activate_grad_loop(x, y, code):
+    """numba form of :func:`_activate_grad_arrays`: one scalar :func:`_grad1` per element.
+    A scalar loop keeps each caller's compiled code small (the array form's 26 branches of
+    array expressions, inlined at every call site of the backward, took minutes to compile)."""
+    xc = np.ascontiguousarray(x)
+    yc = np.ascontiguousarray(y)
+    out = np.empty_like(xc)
+    fx, fy, fo = xc.reshape(-1), yc.reshape(-1), out.reshape(-1)
+    for i in range(fx.size):
+        fo[i] = _grad1(fx[i], fy[i], code)
+    return out
+
+
+_activate_grad = jit(_activate_grad_loop, fallback=_activate_grad_arrays)
+_activate_grad.__doc__ = """Derivative of activation ``code`` at ``x`` given ``y = act(x)``; a new
+C-contiguous array of x's dtype."""
 
 
 def activate_grad(x, code, y=None):

@@ -7,9 +7,13 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-# The tests run the numba path from the first call (deterministic), unless told otherwise
-# (LSTM_NP_DISABLE_JIT=1 for the pure-NumPy path; tests/test_jit.py covers the auto mode).
-os.environ.setdefault("LSTM_NP_JIT", "eager")
+# Which path the tests run. Everything runs on the pure-NumPy path (what every process runs
+# first in the default auto mode), so the Keras comparisons cost no numba compiles. The tests
+# marked ``numba`` (the kernels against the oracle and the NumPy path, threads, the golden
+# Keras fixtures) switch to the numba path, compiled before the first call (eager), so each
+# kernel is compiled once per run, by tests that check it. LSTM_NP_DISABLE_JIT=1 keeps even
+# those on NumPy (CI's second pass); tests/test_jit.py covers the auto mode.
+os.environ.setdefault("LSTM_NP_JIT", "off")
 
 # deadline=None: a numba compile or a Keras model build exceeds hypothesis's 200 ms default.
 _common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow,
@@ -32,6 +36,22 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
         if "tf_keras" in item.keywords and not HAVE_TF_KERAS:
             item.add_marker(skip_k2)
+
+
+@pytest.fixture(autouse=True)
+def _numba_path(request):
+    """Tests marked ``numba`` run on the numba path (eager) unless the JIT is disabled."""
+    from lstm_np import _jit
+    if request.node.get_closest_marker("numba") is None or not _jit.HAVE_NUMBA or \
+            os.environ.get("LSTM_NP_DISABLE_JIT", "0").strip().lower() not in ("", "0", "false", "no"):
+        yield
+        return
+    before = _jit.mode()
+    _jit.set_mode("eager")
+    try:
+        yield
+    finally:
+        _jit.set_mode(before)
 
 
 @pytest.fixture

@@ -422,6 +422,7 @@ np.savez(sys.argv[2], jit=np.array(ln.JIT_ENABLED), **out)
 """
 
 
+@pytest.mark.slow   # compiles the BPTT kernels (minutes); .ci/run runs it after the suite
 @pytest.mark.skipif(not ln.HAVE_NUMBA, reason="numba not installed")
 def test_jit_and_pure_paths_agree(tmp_path):
     """The same backward through numba and through plain NumPy, in two processes."""

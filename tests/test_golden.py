@@ -12,6 +12,8 @@ import pytest
 
 import lstm_np as ln
 
+pytestmark = pytest.mark.numba   # Keras truth for the numba path; CI replays on NumPy too
+
 GOLDEN = sorted((pathlib.Path(__file__).parent / "golden").glob("*.npz"))
 TOL = {"float32": dict(atol=1e-5, rtol=1e-5), "float64": dict(atol=1e-12, rtol=1e-12)}
 LAYERS = {"LSTM": lambda: ln.LSTM, "GRU": lambda: ln.GRU, "SimpleRNN": lambda: ln.SimpleRNN}

@@ -113,3 +113,20 @@ def test_import_lstm_np_loads_no_heavy_dependency():
     out = subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120,
                          capture_output=True, text=True).stdout.strip()
     assert out == "", f"import lstm_np loaded {out}"
+
+
+
+@pytest.mark.parametrize("env", [{"LSTM_NP_DISABLE_JIT": "1"}, {"LSTM_NP_JIT": "auto"}],
+                         ids=["disabled", "auto-short-run"])
+def test_numpy_path_never_imports_numba(env):
+    """With the JIT off, and in a short auto-mode run, loading and running a model (an
+    LSTM and a softmax Dense) stays on NumPy: numba is never imported."""
+    code = ("import os, sys, numpy as np, lstm_np as ln\n"
+            "m = ln.load(os.path.join(os.path.dirname(ln.__file__), 'data', 'alphabet.keras'))\n"
+            "x = np.zeros((2,) + tuple(d or 3 for d in m.input_shape[1:]), np.float32)\n"
+            "m.predict(x)\n"
+            "print('numba' in sys.modules)\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT.parent), LSTM_NP_JIT_AFTER="1000", **env)
+    out = subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120,
+                         capture_output=True, text=True).stdout.strip()
+    assert out == "False", "numba was imported on the NumPy path"

@@ -1,7 +1,7 @@
 """The recurrent kernels against the independent oracle in ``tests/naive.py``.
 
-Runs on whichever path is active: the numba one by default in the tests (``LSTM_NP_JIT=eager``,
-set by ``conftest.py``), the pure-NumPy one under ``LSTM_NP_DISABLE_JIT=1`` (CI runs both);
+Marked ``numba``: runs on the numba path (compiled before the first call, see ``conftest.py``),
+and on the pure-NumPy one under ``LSTM_NP_DISABLE_JIT=1`` (CI runs both);
 ``test_jit_and_pure_paths_agree`` compares the two directly in one run.
 """
 
@@ -16,6 +16,8 @@ from . import naive
 from .cells import CELLS, make_cell_data, make_cell_layer, oracle_cell
 from .jit_paths import run_on_both_paths
 from .strategies import ACTIVATION_NAMES, make_data, rnn_configs
+
+pytestmark = pytest.mark.numba   # numba path (NumPy under LSTM_NP_DISABLE_JIT=1)
 
 # float32 against a float64 oracle: a few ulps per operation, compounding over timesteps.
 TOL = {"float32": dict(rtol=2e-5, atol=2e-5), "float64": dict(rtol=1e-12, atol=1e-12)}

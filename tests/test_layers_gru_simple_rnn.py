@@ -6,6 +6,8 @@ import lstm_np as ln
 
 from . import naive
 
+pytestmark = pytest.mark.numba   # layer behaviour (state, step, dtypes) on the compiled kernels
+
 LAYERS = ["gru", "gru_reset_before", "simple_rnn"]
 
 

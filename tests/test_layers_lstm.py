@@ -6,6 +6,8 @@ import lstm_np as ln
 
 from . import naive
 
+pytestmark = pytest.mark.numba   # layer behaviour (state, step, dtypes) on the compiled kernels
+
 
 def make_layer(rng, U=4, D=3, dtype="float32", **kw):
     layer = ln.LSTM(U, dtype=dtype, **kw)

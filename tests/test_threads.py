@@ -9,8 +9,11 @@ import os
 import threading
 
 import numpy as np
+import pytest
 
 import lstm_np as ln
+
+pytestmark = pytest.mark.numba   # threads sharing a model on the compiled kernels
 
 ALPHABET = os.path.join(os.path.dirname(ln.__file__), "data", "alphabet.keras")
 THREADS, CALLS = 8, 50

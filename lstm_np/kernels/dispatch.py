@@ -29,7 +29,7 @@ __all__ = ["RNNCompute", "DenseCompute", "n_threads", "run_blocks", "row_blocks"
 LSTM, GRU, GRU_BEFORE, SIMPLE_RNN = 0, 1, 2, 3
 GATES = {LSTM: 4, GRU: 3, GRU_BEFORE: 3, SIMPLE_RNN: 1}
 NAMES = {LSTM: "LSTM", GRU: "GRU", GRU_BEFORE: "GRU(reset_after=False)", SIMPLE_RNN: "SimpleRNN"}
-#: activations with a kernel of their own (float32); others share one kernel per cell
+#: activations with a Dense kernel of their own (float32); others share one kernel
 SPECIALISED = (LINEAR, TANH, SIGMOID)
 FUSED, SPLIT, GATHER = 0, 1, 2
 #: row blocks smaller than this project their input a chunk of timesteps at a time (the
@@ -149,6 +149,16 @@ def _specialised(code, f32):
     return code if f32 and code in SPECIALISED else -1
 
 
+def _rnn_specialised(cell, act, rec_act, f32):
+    """The activation codes a recurrent kernel is compiled for: Keras's defaults
+    (``tanh`` / ``sigmoid``; SimpleRNN ``tanh``) in float32 get kernels of their own, every
+    other pair shares one kernel per cell that reads the codes at run time (-1), so a model
+    zoo or a test suite of many activations compiles a few kernels, not one per pair."""
+    if f32 and act == TANH and (cell == SIMPLE_RNN or rec_act == SIGMOID):
+        return (TANH, -1 if cell == SIMPLE_RNN else SIGMOID)
+    return (-1, -1)
+
+
 def onehot_ids(x):
     """``ids`` (B, T) int32 if every timestep of ``x`` (B, T, D) is one-hot or all zeros
     (id -1), else None: ``x @ W`` is then exactly row ``ids`` of ``W``."""
@@ -174,7 +184,7 @@ class RNNCompute:
         self.act, self.rec_act = act, rec_act
         self.dtype = kernel.dtype
         f32 = self.dtype == np.float32
-        key = (cell, f32, _specialised(act, f32), _specialised(rec_act, f32))
+        key = (cell, f32) + _rnn_specialised(cell, act, rec_act, f32)
         self._unit = _rnn_unit(*key)
         self._example = _rnn_example(self.dtype)
         self._step_unit = _step_unit(*key) if cell != GRU_BEFORE else None
@@ -379,14 +389,13 @@ class DenseCompute:
     """``act(x @ kernel + bias)`` over the last axis; ``activation`` a code or ``"softmax"``."""
 
     def __init__(self, kernel, bias, activation):
-        from .dense import SOFTMAX  # noqa: F401  (kept numba-free below)
         self.kernel = kernel
         self.bias = bias
         self.activation = activation
         self.dtype = kernel.dtype
         f32 = self.dtype == np.float32
         self.softmax = activation == "softmax"
-        code = -2 if self.softmax else int(activation)
+        code = -2 if self.softmax else int(activation)   # -2: dense.SOFTMAX (numba-free here)
         self.code = code
         self._unit = _dense_unit(f32, code if self.softmax else _specialised(code, f32))
         self._example = _dense_example(self.dtype)
