@@ -52,6 +52,14 @@ def test_stateful_batch_size_mismatch_is_an_error(rng):
     layer(rng.standard_normal((2, 3, 3)))
     with pytest.raises(ValueError, match="batch size 2.*batch of 3"):
         layer(rng.standard_normal((3, 3, 3)))
+    for _ in range(5):                   # issue 12: step() raised nothing and reset the state
+        layer.step(rng.standard_normal((2, 3)))
+    kept = layer.states[0].copy()
+    with pytest.raises(ln.InputError, match="batch size 2.*batch of 3.*reset_states"):
+        layer.step(np.zeros((3, 3)))
+    np.testing.assert_array_equal(layer.states[0], kept)   # the stored state is untouched
+    layer.reset_states()
+    assert layer.step(np.zeros((3, 3))).shape == (3, 4)
 
 
 def test_explicit_initial_state_overrides_stored_state(rng):
