@@ -126,9 +126,17 @@ def _activate_grad_arrays(x, y, code):
 
 
 @jit
-def _grad1(v, yv, code):
+def _in(u, f32):
+    """``u`` rounded to float32 when the array is float32: a kink's test then sees the sum
+    that float32 arithmetic (TF's, and the NumPy path's) computes, e.g. 2.9999998 + 3 == 6."""
+    return float(np.float32(u)) if f32 else u
+
+
+@jit
+def _grad1(v, yv, code, f32):
     """:func:`_activate_grad_arrays` for one number, computed in float64 (rounded once on
-    store), branch by branch the same comparisons, so kinks and NaNs come out alike."""
+    store), branch by branch the same comparisons, so kinks and NaNs come out alike; the
+    sums tested at a kink are rounded as in the array's dtype (:func:`_in`)."""
     v = float(v)
     yv = float(yv)
     if code == LINEAR:
@@ -138,10 +146,10 @@ def _grad1(v, yv, code):
     if code == SIGMOID:
         return yv * (1.0 - yv)
     if code == HARD_SIGMOID:
-        u = v + 3.0
+        u = _in(v + 3.0, f32)
         return 1.0 / 6.0 if (u > 0.0 and u < 6.0) else 0.0
     if code == HARD_SIGMOID_K2:
-        u = v * 0.2 + 0.5
+        u = _in(_in(v * _in(0.2, f32), f32) + 0.5, f32)
         return 0.2 if (u >= 0.0 and u <= 1.0) else 0.0
     if code == RELU:
         return 1.0 if v > 0.0 else 0.0
@@ -169,9 +177,9 @@ def _grad1(v, yv, code):
         return (0.5 * (1.0 + math.erf(v * 0.7071067811865476))
                 + v * math.exp(-0.5 * v * v) * 0.3989422804014327)
     if code == HARD_SILU:
-        u = v + 3.0
+        u = _in(v + 3.0, f32)
         inside = u > 0.0 and u < 6.0
-        hs = u / 6.0 if inside else (1.0 if u >= 6.0 else (0.0 if u <= 0.0 else u))
+        hs = u / 6.0 if inside else (1.0 if u >= 6.0 else (0.0 if u <= 0.0 else u))   # u: NaN
         return hs + v * (1.0 / 6.0 if inside else 0.0)
     if code == MISH:
         t = _tanh1(_softplus1(v))
@@ -206,8 +214,9 @@ def _activate_grad_loop(x, y, code):
     yc = np.ascontiguousarray(y)
     out = np.empty_like(xc)
     fx, fy, fo = xc.reshape(-1), yc.reshape(-1), out.reshape(-1)
+    f32 = xc.itemsize == 4
     for i in range(fx.size):
-        fo[i] = _grad1(fx[i], fy[i], code)
+        fo[i] = _grad1(fx[i], fy[i], code, f32)
     return out
 
 
