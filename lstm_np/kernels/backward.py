@@ -2,9 +2,9 @@
 
 The mirror of the forward (:mod:`lstm_np.kernels.rnn`). One jitted driver walks the processing
 order backwards and owns everything the forward driver owns — the mask, ``go_backwards``
-and the output carry — and dispatches on the integer ``cell`` code to a per-cell step
-backward in :func:`_cell_step_backward` (LSTM, GRU with ``reset_after`` True or False,
-SimpleRNN).
+and the output carry — and calls its cell family's step backward (LSTM, GRU with
+``reset_after`` True or False, SimpleRNN); :func:`_rnn_backward_for` makes one driver per
+family.
 
 Gradients follow the forward's ``where`` selections (Keras 3 ``backend/tensorflow/rnn.py``
 ``rnn()``), as TF's autodiff does:
@@ -47,7 +47,7 @@ from .recurrent import (
 
 __all__ = ["rnn_backward", "BACKWARD_CELLS"]
 
-#: Cell families with a step backward in :func:`_cell_step_backward`.
+#: Cell families with a step backward (:func:`_rnn_backward_for`).
 BACKWARD_CELLS = frozenset({LSTM_CELL, GRU_CELL, GRU_RESET_BEFORE_CELL, SIMPLE_RNN_CELL})
 
 
@@ -169,97 +169,98 @@ def _simple_rnn_step_backward(recurrent_kernel, z, states, d_new, act, dxw,
 
 
 @jit
-def _cell_step_backward(cell, x_t, kernel, recurrent_kernel, bias, z, states, d_new, act,
-                        rec_act, dxw, d_recurrent_kernel, d_bias):
-    """Dispatch the step backward of cell family ``cell``.
-
-    Contract for every cell: given the step input ``x_t`` (B, D), the weights, the saved
-    ``z`` (B, G), the entering ``states`` (S, B, U) and the gradient ``d_new`` (S, B, U) on
-    the states the step produced (``d_new[0]`` includes the output gradient), write the
-    gradient on the input projection ``x_t @ kernel`` (plus the input bias, for the GRU
-    and SimpleRNN) into ``dxw`` (B, G), add into ``d_recurrent_kernel`` (U, G, Keras
-    layout) and into ``d_bias`` (flat, as :func:`_kernel_bias`) what does not come through
-    ``dxw``, and return the gradient on ``states`` (S, B, U). The driver turns ``dxw`` into
-    ``dx``, ``d_kernel`` and the input-bias gradient. ``recurrent_kernel`` is in the layout
-    of :func:`_backward_recurrent` (transposed).
-    """
-    if cell == LSTM_CELL:
-        return _lstm_step_backward(x_t, kernel, recurrent_kernel, bias, z, states, d_new, act,
-                                   rec_act, dxw, d_recurrent_kernel, d_bias)
-    if cell == GRU_CELL or cell == GRU_RESET_BEFORE_CELL:
-        return _gru_step_backward(recurrent_kernel, bias, z, states, d_new, act, rec_act,
-                                  cell == GRU_CELL, dxw, d_recurrent_kernel, d_bias)
-    if cell == SIMPLE_RNN_CELL:
-        return _simple_rnn_step_backward(recurrent_kernel, z, states, d_new, act, dxw,
-                                         d_recurrent_kernel)
-    raise ValueError("unknown cell code")
-
-
-@jit
 def _backward_recurrent(cell, recurrent_kernel):
     """The recurrent kernel in the layout the step backwards take: transposed, (G, U)
     C-contiguous, so that ``d @ U.T`` and every GRU gate block are contiguous rows."""
     return np.ascontiguousarray(recurrent_kernel.T)
 
 
-@jit
-def _rnn_backward(cell, x, kernel, recurrent_kernel, bias, zs, history, mask, d_outputs,
-                  d_states, act, rec_act, go_backwards, zero_output_for_mask,
-                  return_sequences):
-    """The reverse time loop. Returns ``(dx, d_states0, d_kernel, d_recurrent_kernel, d_bias)``.
+_DRIVERS = {}
 
-    ``d_outputs`` is (B, T, U) with ``return_sequences`` else (B, 1, U), in processing
-    order; ``d_states`` (S, B, U) is the gradient on the final states.
-    """
-    B, T, D = x.shape
-    S = history.shape[0]
-    U = history.shape[3]
-    G = kernel.shape[1]
-    has_mask = mask.shape[0] > 0
-    dxw = np.zeros((B, T, G), dtype=x.dtype)           # grad on x @ kernel, time order
-    d_recurrent_kernel = np.zeros_like(recurrent_kernel)  # (U, G)
-    d_bias = np.zeros_like(bias)                       # (G,), (2G,) or (0,)
-    rk = _backward_recurrent(cell, recurrent_kernel)
-    d_carry = d_states.copy()                          # (S, B, U) grad on states leaving step s
-    d_prev = np.zeros((B, U), dtype=x.dtype)           # grad on the output emitted at step s
-    d_new = np.empty((S, B, U), dtype=x.dtype)         # what the cell at step s receives
-    dxw_t = np.empty((B, G), dtype=x.dtype)
-    for s in range(T - 1, -1, -1):
-        t = T - 1 - s if go_backwards else s
-        d_emit = d_prev.copy()                         # (B, U)
-        if return_sequences:
-            d_emit += d_outputs[:, s, :]
-        elif s == T - 1:
-            d_emit += d_outputs[:, 0, :]
-        d_new[:, :, :] = d_carry
-        d_new[0] += d_emit
-        if has_mask:
-            for b in range(B):
-                if not mask[b, t]:
-                    d_new[:, b, :] = 0
-        states = np.ascontiguousarray(history[:, :, s, :])   # (S, B, U)
-        z = np.ascontiguousarray(zs[:, s, :])                # (B, G)
-        x_t = np.ascontiguousarray(x[:, t, :])               # (B, D)
-        d_back = _cell_step_backward(cell, x_t, kernel, rk, bias, z, states,
-                                     d_new, act, rec_act, dxw_t, d_recurrent_kernel, d_bias)
-        if has_mask:
-            for b in range(B):
-                if mask[b, t]:
-                    d_carry[:, b, :] = d_back[:, b, :]
-                    d_prev[b, :] = 0
-                elif zero_output_for_mask:             # carried states, zero output
-                    d_prev[b, :] = 0
-                else:                                  # carried states, repeated output
-                    d_prev[b, :] = d_emit[b, :]
-        else:
-            d_carry = d_back
-        dxw[:, t, :] = dxw_t
-    dxw2 = dxw.reshape(B * T, G)                                   # (B*T, G)
-    dx = dot(dxw2, kernel.T).reshape(B, T, D)                  # (B, T, D)
-    d_kernel = dot(x.reshape(B * T, D).T, dxw2)                # (D, G)
-    if cell != LSTM_CELL and bias.shape[0] > 0:        # input bias, added in the projection
-        d_bias[:G] += dxw2.sum(axis=0)
-    return dx, d_carry, d_kernel, d_recurrent_kernel, d_bias
+
+def _rnn_backward_for(cell):
+    """The reverse time loop for cell family ``cell``: one jitted driver per family, so a
+    model's first gradient compiles only its own cells' step backwards (``cell`` is a
+    constant of the closure, and numba prunes the other branches before typing them; its
+    cache keys closures by their constants)."""
+    if cell in _DRIVERS:
+        return _DRIVERS[cell]
+
+    def _rnn_backward(x, kernel, recurrent_kernel, bias, zs, history, mask, d_outputs,
+                      d_states, act, rec_act, go_backwards, zero_output_for_mask,
+                      return_sequences):
+        """Returns ``(dx, d_states0, d_kernel, d_recurrent_kernel, d_bias)``.
+
+        ``d_outputs`` is (B, T, U) with ``return_sequences`` else (B, 1, U), in processing
+        order; ``d_states`` (S, B, U) is the gradient on the final states. Each cell's step
+        backward follows one contract: given the step input ``x_t`` (B, D), the weights, the
+        saved ``z`` (B, G), the entering ``states`` (S, B, U) and the gradient ``d_new``
+        (S, B, U) on the states the step produced (``d_new[0]`` includes the output
+        gradient), it writes the gradient on the input projection ``x_t @ kernel`` (plus
+        the input bias, for the GRU and SimpleRNN) into ``dxw_t`` (B, G), adds into
+        ``d_recurrent_kernel`` (U, G, Keras layout) and into ``d_bias`` (flat, as
+        :func:`_kernel_bias`) what does not come through ``dxw_t``, and returns the gradient
+        on ``states`` (S, B, U); ``rk`` is in the layout of :func:`_backward_recurrent`.
+        """
+        B, T, D = x.shape
+        S = history.shape[0]
+        U = history.shape[3]
+        G = kernel.shape[1]
+        has_mask = mask.shape[0] > 0
+        dxw = np.zeros((B, T, G), dtype=x.dtype)           # grad on x @ kernel, time order
+        d_recurrent_kernel = np.zeros_like(recurrent_kernel)  # (U, G)
+        d_bias = np.zeros_like(bias)                       # (G,), (2G,) or (0,)
+        rk = _backward_recurrent(cell, recurrent_kernel)
+        d_carry = d_states.copy()                          # (S, B, U) grad on states leaving step s
+        d_prev = np.zeros((B, U), dtype=x.dtype)           # grad on the output emitted at step s
+        d_new = np.empty((S, B, U), dtype=x.dtype)         # what the cell at step s receives
+        dxw_t = np.empty((B, G), dtype=x.dtype)
+        for s in range(T - 1, -1, -1):
+            t = T - 1 - s if go_backwards else s
+            d_emit = d_prev.copy()                         # (B, U)
+            if return_sequences:
+                d_emit += d_outputs[:, s, :]
+            elif s == T - 1:
+                d_emit += d_outputs[:, 0, :]
+            d_new[:, :, :] = d_carry
+            d_new[0] += d_emit
+            if has_mask:
+                for b in range(B):
+                    if not mask[b, t]:
+                        d_new[:, b, :] = 0
+            states = np.ascontiguousarray(history[:, :, s, :])   # (S, B, U)
+            z = np.ascontiguousarray(zs[:, s, :])                # (B, G)
+            x_t = np.ascontiguousarray(x[:, t, :])               # (B, D)
+            if cell == LSTM_CELL:
+                d_back = _lstm_step_backward(x_t, kernel, rk, bias, z, states, d_new, act,
+                                             rec_act, dxw_t, d_recurrent_kernel, d_bias)
+            elif cell == SIMPLE_RNN_CELL:
+                d_back = _simple_rnn_step_backward(rk, z, states, d_new, act, dxw_t,
+                                                   d_recurrent_kernel)
+            else:
+                d_back = _gru_step_backward(rk, bias, z, states, d_new, act, rec_act,
+                                            cell == GRU_CELL, dxw_t, d_recurrent_kernel, d_bias)
+            if has_mask:
+                for b in range(B):
+                    if mask[b, t]:
+                        d_carry[:, b, :] = d_back[:, b, :]
+                        d_prev[b, :] = 0
+                    elif zero_output_for_mask:             # carried states, zero output
+                        d_prev[b, :] = 0
+                    else:                                  # carried states, repeated output
+                        d_prev[b, :] = d_emit[b, :]
+            else:
+                d_carry = d_back
+            dxw[:, t, :] = dxw_t
+        dxw2 = dxw.reshape(B * T, G)                                   # (B*T, G)
+        dx = dot(dxw2, kernel.T).reshape(B, T, D)                  # (B, T, D)
+        d_kernel = dot(x.reshape(B * T, D).T, dxw2)                # (D, G)
+        if cell != LSTM_CELL and bias.shape[0] > 0:        # input bias, added in the projection
+            d_bias[:G] += dxw2.sum(axis=0)
+        return dx, d_carry, d_kernel, d_recurrent_kernel, d_bias
+
+    _DRIVERS[cell] = jit(_rnn_backward)
+    return _DRIVERS[cell]
 
 
 def rnn_backward(cell, d_outputs, d_states, cache, x, kernel, recurrent_kernel, bias, mask,
@@ -303,8 +304,10 @@ def rnn_backward(cell, d_outputs, d_states, cache, x, kernel, recurrent_kernel, 
     bias = _kernel_bias(cell, kernel, bias)
     if not return_sequences:
         d_outputs = d_outputs.reshape(d_outputs.shape[0], 1, d_outputs.shape[-1])
-    dx, d_states0, d_kernel, d_recurrent_kernel, d_bias = _rnn_backward(
-        cell, x, kernel, np.ascontiguousarray(recurrent_kernel), bias, zs, history, mask,
+    if cell not in BACKWARD_CELLS:
+        raise ValueError(f"no backward pass for cell code {cell}")
+    dx, d_states0, d_kernel, d_recurrent_kernel, d_bias = _rnn_backward_for(cell)(
+        x, kernel, np.ascontiguousarray(recurrent_kernel), bias, zs, history, mask,
         np.ascontiguousarray(d_outputs, dtype=dt), np.ascontiguousarray(d_states, dtype=dt),
         act, rec_act, bool(go_backwards), bool(zero_output_for_mask), bool(return_sequences))
     return dx, d_states0, d_kernel, d_recurrent_kernel, d_bias.reshape(bias_shape)
