@@ -29,13 +29,18 @@ import time
 
 __all__ = ["jit", "Unit", "Kernel", "HAVE_NUMBA", "JIT_ENABLED", "mode", "set_mode", "get", "spent",
            "trigger", "compile_now", "warmup_wait", "cache_dir", "numba_loaded", "jit_options",
-           "use_cache_dir"]
+           "use_cache_dir", "env_flag"]
 
 HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 
 
+def env_flag(name):
+    """True when environment variable ``name`` is set to anything but empty/0/false/no."""
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+
+
 def _mode_from_env():
-    if os.environ.get("LSTM_NP_DISABLE_JIT", "0").strip().lower() not in ("", "0", "false", "no"):
+    if env_flag("LSTM_NP_DISABLE_JIT"):
         return "off"
     value = os.environ.get("LSTM_NP_JIT", "auto").strip().lower()
     if value in ("0", "off", "false", "no", "none"):
@@ -48,7 +53,7 @@ def _mode_from_env():
 _MODE = _mode_from_env() if HAVE_NUMBA else "off"
 JIT_ENABLED = _MODE != "off"
 _AFTER = float(os.environ.get("LSTM_NP_JIT_AFTER", "0.2") or 0.2)
-_QUIET = os.environ.get("LSTM_NP_QUIET", "").strip().lower() not in ("", "0", "false", "no")
+_QUIET = env_flag("LSTM_NP_QUIET")
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 

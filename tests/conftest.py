@@ -43,7 +43,7 @@ def _numba_path(request):
     """Tests marked ``numba`` run on the numba path (eager) unless the JIT is disabled."""
     from lstm_np import _jit
     if request.node.get_closest_marker("numba") is None or not _jit.HAVE_NUMBA or \
-            os.environ.get("LSTM_NP_DISABLE_JIT", "0").strip().lower() not in ("", "0", "false", "no"):
+            _jit.env_flag("LSTM_NP_DISABLE_JIT"):
         yield
         return
     before = _jit.mode()

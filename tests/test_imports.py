@@ -115,7 +115,6 @@ def test_import_lstm_np_loads_no_heavy_dependency():
     assert out == "", f"import lstm_np loaded {out}"
 
 
-
 @pytest.mark.parametrize("env", [{"LSTM_NP_DISABLE_JIT": "1"}, {"LSTM_NP_JIT": "auto"}],
                          ids=["disabled", "auto-short-run"])
 def test_numpy_path_never_imports_numba(env):
